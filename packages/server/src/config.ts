@@ -1,0 +1,72 @@
+import { join, resolve } from "node:path";
+import { DEFAULT_COMPRESSION, DEFAULT_FRAME_LIMITS, Limits, type Compression, type FrameLimits } from "@openblaze/protocol";
+import type { LevelWithSilent } from "pino";
+
+export interface ServerConfig {
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** Holds the SQLite file and attachment blobs. */
+  dataDir: string;
+  /** Base URL put into upload_url/view_url; by default derived from each request's Host header. */
+  publicUrl: string | undefined;
+  compression: Compression;
+  frameLimits: FrameLimits;
+  /** APP_BUTTON_GROUP ceiling: 6 per the docs, up to 18 like the Go SDK. */
+  maxButtons: number;
+  /** Messages per user per minute before 429 (protocol.md decision 13). */
+  rateLimitPerMinute: number;
+  /** Undelivered messages are dropped after this long (7 days). */
+  messageTtlSeconds: number;
+  pingIntervalMs: number;
+  /** A socket that sends nothing (pongs count) for this long is closed. */
+  idleTimeoutMs: number;
+  /** Pushes written but not yet flushed to the kernel, per socket. */
+  sendWindow: number;
+  /** Per-socket buffered-bytes ceiling; delivery pauses above it. */
+  maxBufferedBytes: number;
+  /** Group commit: flush when this many messages wait, or on the next tick. */
+  maxCommitBatch: number;
+  maxAttachmentBytes: number;
+  /** Consecutive bad frames before a socket is closed with 1008. */
+  maxBadFrames: number;
+  logLevel: LevelWithSilent;
+}
+
+export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
+  host: "127.0.0.1",
+  port: 7777,
+  dataDir: "./.openblaze",
+  publicUrl: undefined,
+  compression: DEFAULT_COMPRESSION,
+  frameLimits: DEFAULT_FRAME_LIMITS,
+  maxButtons: Limits.MAX_BUTTONS_DEFAULT,
+  rateLimitPerMinute: 100_000,
+  messageTtlSeconds: 7 * 24 * 3600,
+  pingIntervalMs: 10_000,
+  idleTimeoutMs: 60_000,
+  sendWindow: 512,
+  maxBufferedBytes: 1024 * 1024,
+  maxCommitBatch: 256,
+  maxAttachmentBytes: 64 * 1024 * 1024,
+  maxBadFrames: 50,
+  logLevel: "info",
+});
+
+export function resolveConfig(partial: Partial<ServerConfig> = {}): Readonly<ServerConfig> {
+  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  const config: ServerConfig = { ...DEFAULT_CONFIG, ...defined };
+  config.dataDir = resolve(config.dataDir);
+  if (config.maxButtons < 1 || config.maxButtons > Limits.MAX_BUTTONS_CEILING) {
+    throw new RangeError(`maxButtons must be 1..${Limits.MAX_BUTTONS_CEILING}`);
+  }
+  return Object.freeze(config);
+}
+
+export function sqlitePath(config: Pick<ServerConfig, "dataDir">): string {
+  return join(config.dataDir, "openblaze.db");
+}
+
+export function blobDir(config: Pick<ServerConfig, "dataDir">): string {
+  return join(config.dataDir, "blobs");
+}

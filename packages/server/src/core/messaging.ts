@@ -1,0 +1,170 @@
+import {
+  BlazeError,
+  ConversationCategories,
+  ErrorCodes,
+  Limits,
+  Sources,
+  buildMessageView,
+  formatMicros,
+  invalidField,
+  isPlainCategory,
+  isUuid,
+  uniqueConversationId,
+  type MessageStatus,
+  type PayloadRules,
+} from "@openblaze/protocol";
+import type { Bus } from "../bus/bus.js";
+import type { AckInput, Conversation, NewMessage, StoredMessage, Store } from "../store/store.js";
+import type { GroupCommitter } from "./group-commit.js";
+import type { Identity } from "./identity.js";
+import type { RateLimiter } from "./rate-limit.js";
+import { parseSendBatch, parseSendParams, type SendInput } from "./send-params.js";
+
+export interface SendResult {
+  message: StoredMessage;
+  /** False when the message_id was already accepted (an idempotent retry). */
+  created: boolean;
+}
+
+/** Accepting, delivering and acknowledging messages: the rules, none of the transport. */
+export class MessagingService {
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly committer: GroupCommitter,
+    private readonly limiter: RateLimiter,
+    private readonly rules: PayloadRules,
+  ) {}
+
+  /** CREATE_MESSAGE and single-object POST /messages. */
+  async sendOne(who: Identity, params: unknown): Promise<SendResult> {
+    const [result] = await this.send(who, [parseSendParams(params, this.rules)]);
+    return result!;
+  }
+
+  /** CREATE_PLAIN_MESSAGES (PLAIN_* only) and array POST /messages (PLAIN_* and APP_*). */
+  async sendBatch(who: Identity, items: unknown, allow: "plain" | "plain-and-app"): Promise<SendResult[]> {
+    const accept = allow === "plain" ? isPlainCategory : (c: string) => isPlainCategory(c) || c.startsWith("APP_");
+    return this.send(who, parseSendBatch(items, this.rules, Limits.MAX_BATCH, accept));
+  }
+
+  private async send(who: Identity, inputs: readonly SendInput[]): Promise<SendResult[]> {
+    const messages: NewMessage[] = [];
+    for (const input of inputs) messages.push(await this.admit(who, input));
+    this.limiter.take(who.userId, messages.length);
+    const outcomes = await this.committer.submit(messages);
+    const results: SendResult[] = [];
+    const woken = new Set<string>();
+    outcomes.forEach((o, i) => {
+      if (o.kind === "conflict") {
+        throw new BlazeError(ErrorCodes.INVALID_FIELD, { field: "message_id", reason: `message_id ${messages[i]!.messageId} is already used`, index: i });
+      }
+      if (o.kind === "created") for (const u of o.deliveredTo) woken.add(u);
+      results.push({ message: o.message, created: o.kind === "created" });
+    });
+    if (woken.size > 0) this.bus.publish({ type: "mail", userIds: [...woken] });
+    return results;
+  }
+
+  /** Who may post where (protocol.md §6.5), and who receives it. */
+  private async admit(who: Identity, input: SendInput): Promise<NewMessage> {
+    const conversation = await this.conversationFor(who, input);
+    const participants = await this.store.listParticipants(conversation.conversationId);
+    if (!participants.some((p) => p.userId === who.userId)) {
+      throw new BlazeError(ErrorCodes.FORBIDDEN, { field: "conversation_id", reason: "you are not a participant of this conversation" });
+    }
+    if (input.representativeId !== "" && conversation.category !== ConversationCategories.CONTACT) {
+      throw invalidField("representative_id", "representative_id is only allowed in CONTACT conversations");
+    }
+    let recipientIds: string[];
+    if (input.recipientId !== "" && conversation.category === ConversationCategories.GROUP) {
+      if (!participants.some((p) => p.userId === input.recipientId)) {
+        throw invalidField("recipient_id", "recipient is not a participant of this conversation");
+      }
+      recipientIds = [input.recipientId];
+    } else {
+      recipientIds = participants.filter((p) => p.userId !== who.userId).map((p) => p.userId);
+      if (input.recipientId !== "" && !recipientIds.includes(input.recipientId) && input.recipientId !== who.userId) {
+        throw invalidField("recipient_id", "recipient is not the other party of this conversation");
+      }
+    }
+    return {
+      messageId: input.messageId,
+      conversationId: conversation.conversationId,
+      userId: who.userId,
+      sessionId: who.sessionId,
+      category: input.category,
+      payload: input.payload,
+      representativeId: input.representativeId,
+      quoteMessageId: input.quoteMessageId,
+      silent: input.silent,
+      expireIn: input.expireIn,
+      recipientIds,
+    };
+  }
+
+  /**
+   * The official SDKs message a user by the derived 1:1 id without creating the conversation first
+   * (protocol.md decision 14), so that id creates it on first use.
+   */
+  private async conversationFor(who: Identity, input: SendInput): Promise<Conversation> {
+    const existing = await this.store.getConversation(input.conversationId);
+    if (existing) return existing;
+    if (input.recipientId !== "" && input.recipientId !== who.userId && uniqueConversationId(who.userId, input.recipientId) === input.conversationId) {
+      if (!(await this.store.getUser(input.recipientId))) throw new BlazeError(ErrorCodes.USER_NOT_FOUND, { field: "recipient_id", reason: "recipient not found" });
+      const { conversation } = await this.store.createConversation(
+        { conversationId: input.conversationId, category: "CONTACT", creatorId: who.userId, name: "", announcement: "", codeId: input.conversationId },
+        [
+          { userId: who.userId, role: "" },
+          { userId: input.recipientId, role: "" },
+        ],
+      );
+      return conversation;
+    }
+    throw new BlazeError(ErrorCodes.NOT_FOUND, { field: "conversation_id", reason: "conversation not found" });
+  }
+
+  /** Server-authored messages (SYSTEM_CONVERSATION) skip client rules but use the same delivery. */
+  async sendSystem(message: Omit<NewMessage, "messageId"> & { messageId: string }): Promise<void> {
+    const [outcome] = await this.committer.submit([message]);
+    if (outcome?.kind === "created" && outcome.deliveredTo.length > 0) this.bus.publish({ type: "mail", userIds: outcome.deliveredTo });
+  }
+
+  /** WS ACKNOWLEDGE_MESSAGE_RECEIPT(S) and POST /acknowledgements: identical effect. */
+  async acknowledge(who: Identity, items: unknown, max = Limits.MAX_BATCH): Promise<void> {
+    const acks = parseAcks(items, max);
+    const outcomes = await this.store.acknowledge(who.userId, who.sessionId, acks);
+    const forbidden = outcomes.find((o) => o.kind === "forbidden");
+    for (const o of outcomes) {
+      if (o.kind !== "advanced" || o.senderId === who.userId) continue;
+      this.bus.publish({
+        type: "receipt",
+        userId: o.senderId,
+        view: buildMessageView({
+          message_id: o.messageId,
+          status: o.status,
+          source: Sources.ACKNOWLEDGE_MESSAGE_RECEIPT,
+          created_at: formatMicros(o.updatedAt),
+        }),
+      });
+    }
+    if (forbidden) {
+      throw new BlazeError(ErrorCodes.FORBIDDEN, { field: "message_id", reason: `message ${forbidden.messageId} was not sent to you` });
+    }
+  }
+}
+
+const ACK_STATUSES: ReadonlySet<string> = new Set<MessageStatus>(["DELIVERED", "READ"]);
+
+function parseAcks(items: unknown, max: number): AckInput[] {
+  if (!Array.isArray(items)) throw invalidField("messages", "acknowledgements must be an array");
+  if (items.length > max) throw invalidField("messages", `${items.length} acknowledgements, at most ${max}`);
+  return items.map((item, index) => {
+    const v = (typeof item === "object" && item !== null ? item : {}) as Record<string, unknown>;
+    if (!isUuid(v.message_id)) throw new BlazeError(ErrorCodes.INVALID_FIELD, { field: "message_id", reason: "message_id is not a valid uuid", index });
+    if (typeof v.status !== "string" || !ACK_STATUSES.has(v.status)) {
+      throw new BlazeError(ErrorCodes.INVALID_FIELD, { field: "status", reason: "status must be DELIVERED or READ", index });
+    }
+    return { messageId: v.message_id, status: v.status as AckInput["status"] };
+  });
+}

@@ -1,0 +1,201 @@
+import type { Logger } from "pino";
+import type { WebSocket } from "ws";
+import {
+  Actions,
+  BlazeError,
+  ErrorCodes,
+  Sources,
+  badRequest,
+  decodeFrame,
+  encodeFrame,
+  invalidField,
+  newUuid,
+  parseRequestEnvelope,
+  parseTimestampMicros,
+  salvageId,
+  type BlazeMessage,
+  type MessageView,
+} from "@openblaze/protocol";
+import type { ServerConfig } from "../config.js";
+import type { Identity } from "../core/identity.js";
+import type { MessagingService } from "../core/messaging.js";
+import { sendAckView } from "../core/views.js";
+import type { Store } from "../store/store.js";
+import type { PushFrameCache } from "./frame-cache.js";
+
+const PAGE = 100;
+
+export interface ConnectionDeps {
+  config: Readonly<ServerConfig>;
+  store: Store;
+  messaging: MessagingService;
+  frames: PushFrameCache;
+  log: Logger;
+}
+
+/**
+ * One authenticated socket: decodes requests, calls core, encodes replies, and pumps this
+ * session's mailbox once LIST_PENDING_MESSAGES subscribed it.
+ */
+export class Connection {
+  lastSeen = Date.now();
+  private subscribed = false;
+  /** Highest mailbox seq pushed on this socket. */
+  private cursor = 0;
+  /** Rows up to here existed when the client subscribed: they are its backlog. */
+  private backlogHighSeq = 0;
+  private createdAfter: number | undefined;
+  private pumping = false;
+  private pumpAgain = false;
+  private unflushed = 0;
+  private badFrames = 0;
+  /** Requests are admitted in arrival order, so one socket's messages keep their order. */
+  private admission: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly who: Identity,
+    private readonly deps: ConnectionDeps,
+  ) {
+    ws.on("message", (data, isBinary) => this.onFrame(data as Buffer, isBinary));
+    ws.on("pong", () => (this.lastSeen = Date.now()));
+    ws.on("ping", () => (this.lastSeen = Date.now()));
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    this.lastSeen = Date.now();
+    let raw: unknown;
+    try {
+      if (!isBinary) throw badRequest("text frames are not supported; send gzip in binary frames");
+      raw = decodeFrame(data, this.deps.config.frameLimits);
+      const req = parseRequestEnvelope(raw);
+      this.badFrames = 0;
+      this.admission = this.admission.then(() => this.handle(req.id, req.action, req.params));
+    } catch (e) {
+      this.reply({ id: salvageId(raw) ?? newUuid(), action: Actions.ERROR, error: this.toError(e).toJSON() });
+      if (++this.badFrames >= this.deps.config.maxBadFrames) this.ws.close(1008, "too many bad frames");
+    }
+  }
+
+  /**
+   * Resolves once the request is admitted (validated, queued for commit); the reply follows when
+   * it completes, so later requests are not held behind this one's commit.
+   */
+  private async handle(id: string, action: string, params: Record<string, unknown> | undefined): Promise<void> {
+    const done = (data?: unknown) => this.reply(data === undefined ? { id, action } : { id, action, data });
+    const fail = (e: unknown) => this.reply({ id, action, error: this.toError(e).toJSON() });
+    const p = params ?? {};
+    try {
+      switch (action) {
+        case Actions.LIST_PENDING_MESSAGES:
+          await this.subscribe(p);
+          return done();
+        case Actions.CREATE_MESSAGE: {
+          const sent = this.deps.messaging.sendOne(this.who, params);
+          sent.then((r) => done(sendAckView(r.message)), fail);
+          return;
+        }
+        case Actions.CREATE_PLAIN_MESSAGES: {
+          const sent = this.deps.messaging.sendBatch(this.who, p.messages, "plain");
+          sent.then(() => done(), fail);
+          return;
+        }
+        case Actions.ACKNOWLEDGE_MESSAGE_RECEIPT:
+          await this.deps.messaging.acknowledge(this.who, [p]);
+          return done();
+        case Actions.ACKNOWLEDGE_MESSAGE_RECEIPTS:
+          await this.deps.messaging.acknowledge(this.who, p.messages);
+          return done();
+        default:
+          throw badRequest(`unknown action ${action}`);
+      }
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  private async subscribe(params: Record<string, unknown>): Promise<void> {
+    let createdAfter: number | undefined;
+    if (params.offset !== undefined && params.offset !== null && params.offset !== "") {
+      createdAfter = typeof params.offset === "string" ? parseTimestampMicros(params.offset) : undefined;
+      if (createdAfter === undefined) throw invalidField("offset", "offset must be an RFC 3339 timestamp");
+    }
+    // Every (re)subscription starts from the top: whatever is still unacked is pushed again.
+    this.createdAfter = createdAfter;
+    this.cursor = 0;
+    this.backlogHighSeq = await this.deps.store.lastSeq();
+    this.subscribed = true;
+    setImmediate(() => void this.pump());
+  }
+
+  /** New mail for this user, or room in the window again. */
+  pump(): Promise<void> | void {
+    if (!this.subscribed) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    return this.drainMailbox()
+      .catch((e) => this.deps.log.error({ err: e, userId: this.who.userId }, "mailbox pump failed"))
+      .finally(() => {
+        this.pumping = false;
+        if (this.pumpAgain && this.canSend()) {
+          this.pumpAgain = false;
+          void this.pump();
+        }
+      });
+  }
+
+  private async drainMailbox(): Promise<void> {
+    do {
+      this.pumpAgain = false;
+      while (this.canSend()) {
+        const rows = await this.deps.store.pendingMessages(this.who.userId, this.who.sessionId, this.cursor, PAGE, this.createdAfter);
+        for (const row of rows) {
+          if (!this.canSend()) return void (this.pumpAgain = true);
+          const source = row.seq <= this.backlogHighSeq ? Sources.LIST_PENDING_MESSAGES : Sources.CREATE_MESSAGE;
+          this.sendFrame(this.deps.frames.get(row.message, source));
+          this.cursor = row.seq;
+        }
+        if (rows.length < PAGE) break;
+      }
+    } while (this.pumpAgain && this.canSend());
+  }
+
+  /** Flow control: a slow reader slows only its own delivery; server memory stays bounded. */
+  private canSend(): boolean {
+    return (
+      this.ws.readyState === this.ws.OPEN &&
+      this.unflushed < this.deps.config.sendWindow &&
+      this.ws.bufferedAmount < this.deps.config.maxBufferedBytes
+    );
+  }
+
+  private sendFrame(frame: Buffer): void {
+    this.unflushed++;
+    this.ws.send(frame, { binary: true }, () => {
+      const wasBlocked = !this.canSend();
+      this.unflushed--;
+      if (wasBlocked && this.canSend()) void this.pump();
+    });
+  }
+
+  pushReceipt(view: MessageView): void {
+    if (!this.subscribed || this.ws.readyState !== this.ws.OPEN) return;
+    // Receipts are best effort (protocol.md decision 7): dropped, not queued, when the socket is full.
+    if (this.ws.bufferedAmount >= this.deps.config.maxBufferedBytes) return;
+    this.reply({ id: newUuid(), action: Actions.ACKNOWLEDGE_MESSAGE_RECEIPT, data: view });
+  }
+
+  private reply(message: BlazeMessage): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(encodeFrame(message, this.deps.config.compression), { binary: true });
+  }
+
+  private toError(e: unknown): BlazeError {
+    if (e instanceof BlazeError) return e;
+    this.deps.log.error({ err: e, userId: this.who.userId }, "request failed");
+    return new BlazeError(ErrorCodes.BLAZE_SERVER);
+  }
+}

@@ -1,0 +1,82 @@
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { FsBlobStore, type BlobStore } from "./blobs/blob-store.js";
+import { LocalBus, type Bus } from "./bus/bus.js";
+import { blobDir, resolveConfig, sqlitePath, type ServerConfig } from "./config.js";
+import { Gateway } from "./gateway/gateway.js";
+import { PushFrameCache } from "./gateway/frame-cache.js";
+import { buildHttpApp } from "./http/app.js";
+import { createLogger } from "./logging.js";
+import { createServices, type Services } from "./services.js";
+import { SqliteStore } from "./store/sqlite/sqlite-store.js";
+import { nowMicros, type Store } from "./store/store.js";
+
+export interface ServerParts {
+  store?: Store;
+  bus?: Bus;
+  blobs?: BlobStore;
+  logger?: Logger;
+}
+
+export interface BlazeServer {
+  readonly config: Readonly<ServerConfig>;
+  readonly services: Services;
+  readonly log: Logger;
+  /** Listens; resolves with the bound address (port 0 picks one). */
+  start(): Promise<{ host: string; port: number; httpUrl: string; wsUrl: string }>;
+  /** Stops accepting, closes sockets, commits what was accepted, then closes storage. */
+  stop(): Promise<void>;
+}
+
+const EXPIRY_INTERVAL_MS = 60_000;
+
+export function createServer(partial: Partial<ServerConfig> = {}, parts: ServerParts = {}): BlazeServer {
+  const config = resolveConfig(partial);
+  const log = parts.logger ?? createLogger(config.logLevel);
+  const store = parts.store ?? new SqliteStore({ path: sqlitePath(config) });
+  const bus = parts.bus ?? new LocalBus();
+  const blobs = parts.blobs ?? new FsBlobStore(blobDir(config));
+  const services = createServices(config, store, bus, blobs);
+  const app = buildHttpApp(services, log);
+  const gateway = new Gateway(services.auth, bus, {
+    config,
+    store,
+    messaging: services.messaging,
+    frames: new PushFrameCache(config.compression),
+    log,
+  });
+  app.server.on("upgrade", (req, socket, head) => gateway.handleUpgrade(req, socket, head));
+
+  let expiryTimer: NodeJS.Timeout | undefined;
+  const expire = () =>
+    store
+      .expire(nowMicros() - config.messageTtlSeconds * 1_000_000)
+      .then((n) => n > 0 && log.info({ removed: n }, "expired undelivered messages"))
+      .catch((err) => log.error({ err }, "expiry failed"));
+
+  return {
+    config,
+    services,
+    log,
+    async start() {
+      await store.migrate();
+      await app.listen({ host: config.host, port: config.port });
+      const addr = app.server.address() as AddressInfo;
+      const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+      void expire();
+      expiryTimer = setInterval(expire, EXPIRY_INTERVAL_MS);
+      expiryTimer.unref();
+      const result = { host: addr.address, port: addr.port, httpUrl: `http://${host}:${addr.port}`, wsUrl: `ws://${host}:${addr.port}/` };
+      log.info({ ...result, dataDir: config.dataDir }, "openblaze listening");
+      return result;
+    },
+    async stop() {
+      clearInterval(expiryTimer);
+      await Promise.all([gateway.close(), app.close()]);
+      await services.committer.drain();
+      await bus.close();
+      await store.close();
+      log.info("openblaze stopped");
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import { DEFAULT_PAYLOAD_RULES } from "@openblaze/protocol";
+import type { BlobStore } from "./blobs/blob-store.js";
+import type { Bus } from "./bus/bus.js";
+import type { ServerConfig } from "./config.js";
+import { AttachmentService } from "./core/attachments.js";
+import { Authenticator } from "./core/auth.js";
+import { ConversationService } from "./core/conversations.js";
+import { GroupCommitter } from "./core/group-commit.js";
+import { MessagingService } from "./core/messaging.js";
+import { RateLimiter } from "./core/rate-limit.js";
+import { UserService } from "./core/users.js";
+import type { Store } from "./store/store.js";
+
+/** Everything the transports call into, wired once per server. */
+export interface Services {
+  config: Readonly<ServerConfig>;
+  store: Store;
+  bus: Bus;
+  auth: Authenticator;
+  committer: GroupCommitter;
+  messaging: MessagingService;
+  conversations: ConversationService;
+  users: UserService;
+  attachments: AttachmentService;
+}
+
+export function createServices(config: Readonly<ServerConfig>, store: Store, bus: Bus, blobs: BlobStore): Services {
+  const committer = new GroupCommitter(store, config.maxCommitBatch);
+  const messaging = new MessagingService(store, bus, committer, new RateLimiter(config.rateLimitPerMinute), {
+    ...DEFAULT_PAYLOAD_RULES,
+    maxButtons: config.maxButtons,
+  });
+  return {
+    config,
+    store,
+    bus,
+    auth: new Authenticator(store),
+    committer,
+    messaging,
+    conversations: new ConversationService(store, messaging),
+    users: new UserService(store),
+    attachments: new AttachmentService(store, blobs, config.maxAttachmentBytes),
+  };
+}

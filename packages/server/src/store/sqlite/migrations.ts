@@ -1,0 +1,96 @@
+/**
+ * Versioned schema, applied in order at start; `PRAGMA user_version` records the last one run.
+ * Append only: an applied migration is never edited.
+ */
+export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+
+CREATE TABLE users (
+  user_id TEXT PRIMARY KEY,
+  identity_number INTEGER NOT NULL UNIQUE,
+  full_name TEXT NOT NULL,
+  is_bot INTEGER NOT NULL,
+  owner_id TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE sessions (
+  session_id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(user_id),
+  public_key BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_by_user ON sessions(user_id);
+
+CREATE TABLE conversations (
+  conversation_id TEXT PRIMARY KEY,
+  category TEXT NOT NULL,
+  creator_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  announcement TEXT NOT NULL,
+  code_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE participants (
+  conversation_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (conversation_id, user_id)
+) WITHOUT ROWID;
+
+-- rowid table with a unique message_id: client ids are random v4, and random-key B-tree
+-- inserts are what costs (server-anchors.md §3.4).
+CREATE TABLE messages (
+  id INTEGER PRIMARY KEY,
+  message_id TEXT NOT NULL UNIQUE,
+  conversation_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  category TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  representative_id TEXT NOT NULL,
+  quote_message_id TEXT NOT NULL,
+  silent INTEGER NOT NULL,
+  expire_in INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX messages_by_created ON messages(created_at);
+
+-- AUTOINCREMENT: a sequence number is never reused after deletes, so a delivery cursor
+-- (last seq pushed) can never skip a newer row.
+CREATE TABLE mailbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX mailbox_by_session_message ON mailbox(session_id, message_id);
+CREATE INDEX mailbox_by_session_seq ON mailbox(session_id, seq);
+CREATE INDEX mailbox_by_created ON mailbox(created_at);
+
+CREATE TABLE message_status (
+  message_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (message_id, user_id)
+) WITHOUT ROWID;
+
+CREATE TABLE attachments (
+  attachment_id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  upload_token TEXT NOT NULL UNIQUE,
+  view_token TEXT NOT NULL UNIQUE,
+  size INTEGER NOT NULL,
+  uploaded INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+  },
+];

@@ -1,0 +1,414 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { STATUS_RANK, type ConversationCategory, type MessageStatus, type ParticipantRole } from "@openblaze/protocol";
+import {
+  nowMicros,
+  type AcceptOutcome,
+  type AckInput,
+  type AckOutcome,
+  type Attachment,
+  type Conversation,
+  type Micros,
+  type NewMessage,
+  type Participant,
+  type PendingMessage,
+  type Session,
+  type Store,
+  type StoredMessage,
+  type User,
+} from "../store.js";
+import { SQLITE_MIGRATIONS } from "./migrations.js";
+
+const STATUS_BY_RANK: readonly MessageStatus[] = ["SENT", "DELIVERED", "READ"];
+const FIRST_IDENTITY_NUMBER = 7000100000;
+
+interface MessageRow {
+  message_id: string;
+  conversation_id: string;
+  user_id: string;
+  session_id: string;
+  category: string;
+  payload: Buffer;
+  representative_id: string;
+  quote_message_id: string;
+  silent: number;
+  expire_in: number;
+  created_at: number;
+}
+
+function toMessage(r: MessageRow): StoredMessage {
+  return {
+    messageId: r.message_id,
+    conversationId: r.conversation_id,
+    userId: r.user_id,
+    sessionId: r.session_id,
+    category: r.category,
+    payload: r.payload,
+    representativeId: r.representative_id,
+    quoteMessageId: r.quote_message_id,
+    silent: r.silent === 1,
+    expireIn: r.expire_in,
+    createdAt: r.created_at,
+  };
+}
+
+interface UserRow {
+  user_id: string;
+  identity_number: number;
+  full_name: string;
+  is_bot: number;
+  owner_id: string;
+  created_at: number;
+}
+
+function toUser(r: UserRow): User {
+  return {
+    userId: r.user_id,
+    identityNumber: String(r.identity_number),
+    fullName: r.full_name,
+    isBot: r.is_bot === 1,
+    ownerId: r.owner_id,
+    createdAt: r.created_at,
+  };
+}
+
+function toSession(r: { user_id: string; session_id: string; public_key: Buffer; created_at: number }): Session {
+  return { userId: r.user_id, sessionId: r.session_id, publicKey: r.public_key, createdAt: r.created_at };
+}
+
+function toConversation(r: Record<string, unknown>): Conversation {
+  return {
+    conversationId: r.conversation_id as string,
+    category: r.category as ConversationCategory,
+    creatorId: r.creator_id as string,
+    name: r.name as string,
+    announcement: r.announcement as string,
+    codeId: r.code_id as string,
+    createdAt: r.created_at as number,
+  };
+}
+
+function toParticipant(r: Record<string, unknown>): Participant {
+  return {
+    conversationId: r.conversation_id as string,
+    userId: r.user_id as string,
+    role: r.role as ParticipantRole,
+    createdAt: r.created_at as number,
+  };
+}
+
+function toAttachment(r: Record<string, unknown>): Attachment {
+  return {
+    attachmentId: r.attachment_id as string,
+    userId: r.user_id as string,
+    uploadToken: r.upload_token as string,
+    viewToken: r.view_token as string,
+    size: r.size as number,
+    uploaded: r.uploaded === 1,
+    createdAt: r.created_at as number,
+  };
+}
+
+/** SQLite WHERE-IN lists need one placeholder per value. */
+function placeholders(n: number): string {
+  return new Array(n).fill("?").join(",");
+}
+
+export interface SqliteStoreOptions {
+  /** File path, or ":memory:". */
+  path: string;
+  /** `NORMAL` (default) loses at most the last commits on power loss, never on process crash. */
+  synchronous?: "NORMAL" | "FULL";
+}
+
+/** The embedded default store: better-sqlite3 in WAL mode, prepared statements, one writer. */
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(opts: SqliteStoreOptions) {
+    if (opts.path !== ":memory:") mkdirSync(dirname(opts.path), { recursive: true });
+    this.db = new Database(opts.path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma(`synchronous = ${opts.synchronous ?? "NORMAL"}`);
+    // The CLI creates users in the same file while a server runs.
+    this.db.pragma("busy_timeout = 5000");
+    this.db.pragma("foreign_keys = ON");
+    this.migrateSync();
+    const db = this.db;
+    this.stmts = {
+      getMeta: db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
+      insertMeta: db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)"),
+      nextIdentity: db.prepare<[], { n: number | null }>("SELECT MAX(identity_number) AS n FROM users"),
+      insertUser: db.prepare("INSERT INTO users (user_id, identity_number, full_name, is_bot, owner_id, created_at) VALUES (?, ?, ?, ?, ?, ?)"),
+      insertSession: db.prepare("INSERT INTO sessions (session_id, user_id, public_key, created_at) VALUES (?, ?, ?, ?)"),
+      getUser: db.prepare<[string], UserRow>("SELECT * FROM users WHERE user_id = ?"),
+      getSession: db.prepare<[string, string], { user_id: string; session_id: string; public_key: Buffer; created_at: number }>(
+        "SELECT * FROM sessions WHERE user_id = ? AND session_id = ?",
+      ),
+      insertConversation: db.prepare(
+        "INSERT INTO conversations (conversation_id, category, creator_id, name, announcement, code_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ),
+      getConversation: db.prepare<[string], Record<string, unknown>>("SELECT * FROM conversations WHERE conversation_id = ?"),
+      insertParticipant: db.prepare(
+        "INSERT OR IGNORE INTO participants (conversation_id, user_id, role, created_at) VALUES (?, ?, ?, ?)",
+      ),
+      deleteParticipant: db.prepare("DELETE FROM participants WHERE conversation_id = ? AND user_id = ?"),
+      setRole: db.prepare("UPDATE participants SET role = ? WHERE conversation_id = ? AND user_id = ?"),
+      listParticipants: db.prepare<[string], Record<string, unknown>>(
+        "SELECT * FROM participants WHERE conversation_id = ? ORDER BY created_at, user_id",
+      ),
+      getParticipant: db.prepare<[string, string], Record<string, unknown>>(
+        "SELECT * FROM participants WHERE conversation_id = ? AND user_id = ?",
+      ),
+      getMessage: db.prepare<[string], MessageRow>("SELECT * FROM messages WHERE message_id = ?"),
+      insertMessage: db.prepare(
+        `INSERT INTO messages (message_id, conversation_id, user_id, session_id, category, payload,
+           representative_id, quote_message_id, silent, expire_in, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertMailbox: db.prepare(
+        `INSERT OR IGNORE INTO mailbox (user_id, session_id, message_id, created_at)
+         SELECT user_id, session_id, ?, ? FROM sessions WHERE user_id = ?`,
+      ),
+      insertStatus: db.prepare("INSERT OR IGNORE INTO message_status (message_id, user_id, status, updated_at) VALUES (?, ?, 0, ?)"),
+      pending: db.prepare<[string, string, number, number, number], MessageRow & { seq: number }>(
+        `SELECT mb.seq, m.* FROM mailbox mb JOIN messages m ON m.message_id = mb.message_id
+         WHERE mb.session_id = ? AND mb.user_id = ? AND mb.seq > ? AND mb.created_at > ?
+         ORDER BY mb.seq LIMIT ?`,
+      ),
+      lastSeq: db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'mailbox'"),
+      getStatus: db.prepare<[string, string], { status: number }>("SELECT status FROM message_status WHERE message_id = ? AND user_id = ?"),
+      raiseStatus: db.prepare("UPDATE message_status SET status = ?, updated_at = ? WHERE message_id = ? AND user_id = ? AND status < ?"),
+      deleteMailbox: db.prepare("DELETE FROM mailbox WHERE session_id = ? AND message_id = ?"),
+      expireMailbox: db.prepare("DELETE FROM mailbox WHERE created_at < ?"),
+      expireStatus: db.prepare("DELETE FROM message_status WHERE message_id IN (SELECT message_id FROM messages WHERE created_at < ?)"),
+      expireMessages: db.prepare("DELETE FROM messages WHERE created_at < ?"),
+      insertAttachment: db.prepare(
+        "INSERT INTO attachments (attachment_id, user_id, upload_token, view_token, size, uploaded, created_at) VALUES (?, ?, ?, ?, 0, 0, ?)",
+      ),
+      getAttachment: db.prepare<[string], Record<string, unknown>>("SELECT * FROM attachments WHERE attachment_id = ?"),
+      getAttachmentByUpload: db.prepare<[string], Record<string, unknown>>("SELECT * FROM attachments WHERE upload_token = ?"),
+      getAttachmentByView: db.prepare<[string], Record<string, unknown>>("SELECT * FROM attachments WHERE view_token = ?"),
+      markUploaded: db.prepare("UPDATE attachments SET size = ?, uploaded = 1 WHERE attachment_id = ?"),
+    };
+  }
+
+  private migrateSync(): void {
+    const current = this.db.pragma("user_version", { simple: true }) as number;
+    for (const m of SQLITE_MIGRATIONS) {
+      if (m.version <= current) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.pragma(`user_version = ${m.version}`);
+      }).immediate();
+    }
+  }
+
+  async migrate(): Promise<void> {
+    this.migrateSync();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return this.stmts.getMeta.get(key)?.value;
+  }
+
+  async setMetaIfAbsent(key: string, value: string): Promise<string> {
+    this.stmts.insertMeta.run(key, value);
+    return this.stmts.getMeta.get(key)!.value;
+  }
+
+  async createUser(user: Omit<User, "identityNumber" | "createdAt">, session: Omit<Session, "userId" | "createdAt">): Promise<User> {
+    const createdAt = nowMicros();
+    const identity = this.db.transaction(() => {
+      const n = (this.stmts.nextIdentity.get()?.n ?? FIRST_IDENTITY_NUMBER) + 1;
+      this.stmts.insertUser.run(user.userId, n, user.fullName, user.isBot ? 1 : 0, user.ownerId, createdAt);
+      this.stmts.insertSession.run(session.sessionId, user.userId, session.publicKey, createdAt);
+      return n;
+    }).immediate();
+    return { ...user, identityNumber: String(identity), createdAt };
+  }
+
+  async getUser(userId: string): Promise<User | undefined> {
+    const r = this.stmts.getUser.get(userId);
+    return r && toUser(r);
+  }
+
+  async getUsers(userIds: readonly string[]): Promise<User[]> {
+    if (userIds.length === 0) return [];
+    const rows = this.db.prepare<string[], UserRow>(`SELECT * FROM users WHERE user_id IN (${placeholders(userIds.length)})`).all(...userIds);
+    return rows.map(toUser);
+  }
+
+  async getSession(userId: string, sessionId: string): Promise<Session | undefined> {
+    const r = this.stmts.getSession.get(userId, sessionId);
+    return r && toSession(r);
+  }
+
+  async listSessions(userIds: readonly string[]): Promise<Session[]> {
+    if (userIds.length === 0) return [];
+    const rows = this.db
+      .prepare<string[], { user_id: string; session_id: string; public_key: Buffer; created_at: number }>(
+        `SELECT * FROM sessions WHERE user_id IN (${placeholders(userIds.length)}) ORDER BY user_id, created_at`,
+      )
+      .all(...userIds);
+    return rows.map(toSession);
+  }
+
+  async createConversation(
+    c: Omit<Conversation, "createdAt">,
+    participants: readonly { userId: string; role: ParticipantRole }[],
+  ): Promise<{ conversation: Conversation; created: boolean }> {
+    const createdAt = nowMicros();
+    return this.db.transaction(() => {
+      const existing = this.stmts.getConversation.get(c.conversationId);
+      if (existing) return { conversation: toConversation(existing), created: false };
+      this.stmts.insertConversation.run(c.conversationId, c.category, c.creatorId, c.name, c.announcement, c.codeId, createdAt);
+      for (const p of participants) this.stmts.insertParticipant.run(c.conversationId, p.userId, p.role, createdAt);
+      return { conversation: { ...c, createdAt }, created: true };
+    }).immediate();
+  }
+
+  async getConversation(conversationId: string): Promise<Conversation | undefined> {
+    const r = this.stmts.getConversation.get(conversationId);
+    return r && toConversation(r);
+  }
+
+  async updateConversation(conversationId: string, fields: { name?: string; announcement?: string }): Promise<void> {
+    if (fields.name !== undefined) this.db.prepare("UPDATE conversations SET name = ? WHERE conversation_id = ?").run(fields.name, conversationId);
+    if (fields.announcement !== undefined) {
+      this.db.prepare("UPDATE conversations SET announcement = ? WHERE conversation_id = ?").run(fields.announcement, conversationId);
+    }
+  }
+
+  async listParticipants(conversationId: string): Promise<Participant[]> {
+    return this.stmts.listParticipants.all(conversationId).map(toParticipant);
+  }
+
+  async getParticipant(conversationId: string, userId: string): Promise<Participant | undefined> {
+    const r = this.stmts.getParticipant.get(conversationId, userId);
+    return r && toParticipant(r);
+  }
+
+  async addParticipants(conversationId: string, participants: readonly { userId: string; role: ParticipantRole }[]): Promise<string[]> {
+    const createdAt = nowMicros();
+    return this.db.transaction(() =>
+      participants.filter((p) => this.stmts.insertParticipant.run(conversationId, p.userId, p.role, createdAt).changes > 0).map((p) => p.userId),
+    ).immediate();
+  }
+
+  async removeParticipants(conversationId: string, userIds: readonly string[]): Promise<string[]> {
+    return this.db.transaction(() => userIds.filter((u) => this.stmts.deleteParticipant.run(conversationId, u).changes > 0)).immediate();
+  }
+
+  async setRole(conversationId: string, userId: string, role: ParticipantRole): Promise<boolean> {
+    return this.stmts.setRole.run(role, conversationId, userId).changes > 0;
+  }
+
+  async acceptMessages(batch: readonly NewMessage[]): Promise<AcceptOutcome[]> {
+    const createdAt = nowMicros();
+    return this.db.transaction(() => batch.map((m) => this.acceptOne(m, createdAt))).immediate();
+  }
+
+  private acceptOne(m: NewMessage, createdAt: Micros): AcceptOutcome {
+    const existing = this.stmts.getMessage.get(m.messageId);
+    if (existing) {
+      return existing.user_id === m.userId && existing.conversation_id === m.conversationId
+        ? { kind: "duplicate", message: toMessage(existing) }
+        : { kind: "conflict" };
+    }
+    this.stmts.insertMessage.run(
+      m.messageId,
+      m.conversationId,
+      m.userId,
+      m.sessionId,
+      m.category,
+      m.payload,
+      m.representativeId,
+      m.quoteMessageId,
+      m.silent ? 1 : 0,
+      m.expireIn,
+      createdAt,
+    );
+    const deliveredTo: string[] = [];
+    for (const recipient of new Set(m.recipientIds)) {
+      this.stmts.insertMailbox.run(m.messageId, createdAt, recipient);
+      this.stmts.insertStatus.run(m.messageId, recipient, createdAt);
+      deliveredTo.push(recipient);
+    }
+    const { recipientIds: _unused, ...stored } = m;
+    return { kind: "created", message: { ...stored, createdAt }, deliveredTo };
+  }
+
+  async getMessage(messageId: string): Promise<StoredMessage | undefined> {
+    const r = this.stmts.getMessage.get(messageId);
+    return r && toMessage(r);
+  }
+
+  async pendingMessages(userId: string, sessionId: string, afterSeq: number, limit: number, createdAfter: Micros = -1): Promise<PendingMessage[]> {
+    return this.stmts.pending.all(sessionId, userId, afterSeq, createdAfter, limit).map((r) => ({ seq: r.seq, message: toMessage(r) }));
+  }
+
+  async lastSeq(): Promise<number> {
+    return this.stmts.lastSeq.get()?.seq ?? 0;
+  }
+
+  async acknowledge(userId: string, sessionId: string, acks: readonly AckInput[]): Promise<AckOutcome[]> {
+    const updatedAt = nowMicros();
+    return this.db.transaction(() =>
+      acks.map((a): AckOutcome => {
+        const message = this.stmts.getMessage.get(a.messageId);
+        if (!message) return { kind: "unknown", messageId: a.messageId };
+        const current = this.stmts.getStatus.get(a.messageId, userId);
+        if (!current) return { kind: "forbidden", messageId: a.messageId };
+        this.stmts.deleteMailbox.run(sessionId, a.messageId);
+        const rank = STATUS_RANK[a.status];
+        if (this.stmts.raiseStatus.run(rank, updatedAt, a.messageId, userId, rank).changes === 0) {
+          return { kind: "unchanged", messageId: a.messageId };
+        }
+        return {
+          kind: "advanced",
+          messageId: a.messageId,
+          senderId: message.user_id,
+          conversationId: message.conversation_id,
+          status: STATUS_BY_RANK[rank]!,
+          updatedAt,
+        };
+      }),
+    ).immediate();
+  }
+
+  async expire(before: Micros): Promise<number> {
+    return this.db.transaction(() => {
+      const removed = this.stmts.expireMailbox.run(before).changes;
+      this.stmts.expireStatus.run(before);
+      this.stmts.expireMessages.run(before);
+      return removed;
+    }).immediate();
+  }
+
+  async createAttachment(a: Omit<Attachment, "size" | "uploaded" | "createdAt">): Promise<Attachment> {
+    const createdAt = nowMicros();
+    this.stmts.insertAttachment.run(a.attachmentId, a.userId, a.uploadToken, a.viewToken, createdAt);
+    return { ...a, size: 0, uploaded: false, createdAt };
+  }
+
+  async getAttachment(attachmentId: string): Promise<Attachment | undefined> {
+    const r = this.stmts.getAttachment.get(attachmentId);
+    return r && toAttachment(r);
+  }
+
+  async getAttachmentByToken(kind: "upload" | "view", token: string): Promise<Attachment | undefined> {
+    const r = (kind === "upload" ? this.stmts.getAttachmentByUpload : this.stmts.getAttachmentByView).get(token);
+    return r && toAttachment(r);
+  }
+
+  async markUploaded(attachmentId: string, size: number): Promise<void> {
+    this.stmts.markUploaded.run(size, attachmentId);
+  }
+}

@@ -1,0 +1,157 @@
+import type { ConversationCategory, MessageStatus, ParticipantRole } from "@openblaze/protocol";
+
+/** Time in the store is microseconds since the epoch (the precision the wire shows). */
+export type Micros = number;
+
+export interface User {
+  userId: string;
+  identityNumber: string;
+  fullName: string;
+  isBot: boolean;
+  /** The bot (app) that created this network user via POST /users, or "" . */
+  ownerId: string;
+  createdAt: Micros;
+}
+
+export interface Session {
+  userId: string;
+  sessionId: string;
+  /** Raw 32-byte Ed25519 public key. */
+  publicKey: Buffer;
+  createdAt: Micros;
+}
+
+export interface Conversation {
+  conversationId: string;
+  category: ConversationCategory;
+  creatorId: string;
+  name: string;
+  announcement: string;
+  codeId: string;
+  createdAt: Micros;
+}
+
+export interface Participant {
+  conversationId: string;
+  userId: string;
+  role: ParticipantRole;
+  createdAt: Micros;
+}
+
+export interface NewMessage {
+  messageId: string;
+  conversationId: string;
+  userId: string;
+  sessionId: string;
+  category: string;
+  payload: Buffer;
+  representativeId: string;
+  quoteMessageId: string;
+  silent: boolean;
+  expireIn: number;
+  /** Users whose sessions get a mailbox row. */
+  recipientIds: readonly string[];
+}
+
+export interface StoredMessage {
+  messageId: string;
+  conversationId: string;
+  userId: string;
+  sessionId: string;
+  category: string;
+  payload: Buffer;
+  representativeId: string;
+  quoteMessageId: string;
+  silent: boolean;
+  expireIn: number;
+  createdAt: Micros;
+}
+
+export type AcceptOutcome =
+  | { kind: "created"; message: StoredMessage; deliveredTo: string[] }
+  /** Same id, same sender and conversation: the stored message, nothing new delivered. */
+  | { kind: "duplicate"; message: StoredMessage }
+  /** Same id already used by another sender or conversation. */
+  | { kind: "conflict" };
+
+/** A mailbox row joined with its message: one thing to push to one session. */
+export interface PendingMessage {
+  seq: number;
+  message: StoredMessage;
+}
+
+export interface AckInput {
+  messageId: string;
+  status: Exclude<MessageStatus, "SENT">;
+}
+
+export type AckOutcome =
+  /** Status advanced: tell the sender. */
+  | { kind: "advanced"; messageId: string; senderId: string; conversationId: string; status: MessageStatus; updatedAt: Micros }
+  /** Known message, acker is a recipient, status already at or past this one. */
+  | { kind: "unchanged"; messageId: string }
+  /** Unknown or expired message: acking it is a silent success. */
+  | { kind: "unknown"; messageId: string }
+  /** The acker is not a recipient of this message. */
+  | { kind: "forbidden"; messageId: string };
+
+export interface Attachment {
+  attachmentId: string;
+  userId: string;
+  uploadToken: string;
+  viewToken: string;
+  size: number;
+  uploaded: boolean;
+  createdAt: Micros;
+}
+
+/**
+ * Durable state behind every openblaze node. Async throughout so that a networked database can
+ * implement it; the contract suite in test/store-contract.ts is what an implementation must pass.
+ */
+export interface Store {
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  getMeta(key: string): Promise<string | undefined>;
+  setMetaIfAbsent(key: string, value: string): Promise<string>;
+
+  createUser(user: Omit<User, "identityNumber" | "createdAt">, session: Omit<Session, "userId" | "createdAt">): Promise<User>;
+  getUser(userId: string): Promise<User | undefined>;
+  getUsers(userIds: readonly string[]): Promise<User[]>;
+  getSession(userId: string, sessionId: string): Promise<Session | undefined>;
+  listSessions(userIds: readonly string[]): Promise<Session[]>;
+
+  /** Creates the conversation with its participants, or returns the existing one untouched. */
+  createConversation(conversation: Omit<Conversation, "createdAt">, participants: readonly { userId: string; role: ParticipantRole }[]): Promise<{ conversation: Conversation; created: boolean }>;
+  getConversation(conversationId: string): Promise<Conversation | undefined>;
+  updateConversation(conversationId: string, fields: { name?: string; announcement?: string }): Promise<void>;
+  listParticipants(conversationId: string): Promise<Participant[]>;
+  getParticipant(conversationId: string, userId: string): Promise<Participant | undefined>;
+  /** Returns the users actually added (already-present ones are skipped). */
+  addParticipants(conversationId: string, participants: readonly { userId: string; role: ParticipantRole }[]): Promise<string[]>;
+  /** Returns the users actually removed. */
+  removeParticipants(conversationId: string, userIds: readonly string[]): Promise<string[]>;
+  setRole(conversationId: string, userId: string, role: ParticipantRole): Promise<boolean>;
+
+  /** One transaction for the whole batch (group commit); outcomes in input order. */
+  acceptMessages(batch: readonly NewMessage[]): Promise<AcceptOutcome[]>;
+  getMessage(messageId: string): Promise<StoredMessage | undefined>;
+  /** Mailbox rows for one session after `afterSeq`, in acceptance order. */
+  pendingMessages(userId: string, sessionId: string, afterSeq: number, limit: number, createdAfter?: Micros): Promise<PendingMessage[]>;
+  /** Highest mailbox sequence number handed out so far. */
+  lastSeq(): Promise<number>;
+  /** Removes the acking session's mailbox rows and raises the per-recipient status (never lowers it). */
+  acknowledge(userId: string, sessionId: string, acks: readonly AckInput[]): Promise<AckOutcome[]>;
+  /** Deletes mailbox rows and messages created before `before`; returns mailbox rows removed. */
+  expire(before: Micros): Promise<number>;
+
+  createAttachment(attachment: Omit<Attachment, "size" | "uploaded" | "createdAt">): Promise<Attachment>;
+  getAttachment(attachmentId: string): Promise<Attachment | undefined>;
+  getAttachmentByToken(kind: "upload" | "view", token: string): Promise<Attachment | undefined>;
+  markUploaded(attachmentId: string, size: number): Promise<void>;
+}
+
+export function nowMicros(): Micros {
+  return Date.now() * 1000;
+}
