@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+import { Command, Option } from "commander";
+import { createServer } from "@openblaze/server";
+import { createAccountKeystore } from "./accounts.js";
+import { serverConfigFrom, type ServeFlags } from "./config-from-env.js";
+
+const program = new Command()
+  .name("openblaze")
+  .description("Open, self-hostable Mixin Blaze server: WebSocket gateway, HTTP API, storage")
+  .showHelpAfterError();
+
+program
+  .command("serve")
+  .description("run the server (embedded SQLite under --data)")
+  .option("--host <host>", "interface to listen on (env OPENBLAZE_HOST)", undefined)
+  .option("--port <port>", "port for HTTP and WebSocket; 0 picks one (env OPENBLAZE_PORT)")
+  .option("--data <dir>", "data directory for the database and attachments (env OPENBLAZE_DATA)")
+  .option("--public-url <url>", "base URL for attachment links (default: from each request's Host)")
+  .option("--compression <mode>", "outbound frames: gzip, gzip:1..gzip:9, or stored (env OPENBLAZE_COMPRESSION)")
+  .option("--max-buttons <n>", "APP_BUTTON_GROUP button limit, 1..18 (default 6)")
+  .addOption(new Option("--log-level <level>", "log level (env OPENBLAZE_LOG_LEVEL)").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
+  .action(async (flags: ServeFlags) => {
+    const server = createServer(serverConfigFrom(flags));
+    const addr = await server.start();
+    process.stdout.write(
+      `openblaze listening on ${addr.httpUrl} (WebSocket ${addr.wsUrl})\n` + `data in ${server.config.dataDir}\n`,
+    );
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      server.log.info({ signal }, "shutting down");
+      server.stop().then(
+        () => process.exit(0),
+        (err) => {
+          server.log.error({ err }, "shutdown failed");
+          process.exit(1);
+        },
+      );
+    };
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+  });
+
+const user = program.command("user").description("manage accounts");
+user
+  .command("create")
+  .description("create a user (or --bot) and print its keystore JSON, in the official SDKs' format")
+  .requiredOption("--name <name>", "full name")
+  .option("--bot", "create a bot (app) account", false)
+  .option("--data <dir>", "data directory of the server (env OPENBLAZE_DATA)")
+  .action(async (flags: { name: string; bot: boolean; data?: string }) => {
+    const keystore = await createAccountKeystore(flags.data ?? process.env.OPENBLAZE_DATA, flags.name, flags.bot);
+    process.stdout.write(`${JSON.stringify(keystore, null, 2)}\n`);
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`openblaze: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
