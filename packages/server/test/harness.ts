@@ -7,7 +7,6 @@ import {
   encodeFrame,
   newUuid,
   signToken,
-  type BlazeMessage,
   type Keystore,
   type SessionCredentials,
 } from "@openblaze/protocol";
@@ -113,9 +112,17 @@ export class Harness {
   }
 }
 
+/** A decoded inbound frame; `data` and `error` are left loose so tests can probe them. */
+export interface Frame {
+  id: string;
+  action: string;
+  data: any;
+  error: any;
+}
+
 /** A raw Blaze socket for tests: every inbound frame is decoded and kept. */
 export class TestSocket {
-  readonly frames: BlazeMessage<any, any>[] = [];
+  readonly frames: Frame[] = [];
   readonly opened: Promise<void>;
   readonly closed: Promise<{ code: number; reason: string }>;
   upgradeHeaders: Record<string, string | string[] | undefined> = {};
@@ -130,7 +137,7 @@ export class TestSocket {
     this.closed = new Promise((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
     ws.on("message", (data, isBinary) => {
       if (!isBinary) throw new Error("server sent a text frame");
-      this.frames.push(decodeFrame(data as Buffer) as BlazeMessage);
+      this.frames.push(decodeFrame(data as Buffer) as Frame);
       for (const w of this.waiters.splice(0)) w();
     });
   }
@@ -144,7 +151,7 @@ export class TestSocket {
   }
 
   /** Waits for the first frame (not yet taken) matching `pred`, and takes it. */
-  async next(pred: (f: BlazeMessage<any, any>) => boolean = () => true, timeoutMs = 3000): Promise<BlazeMessage<any, any>> {
+  async next(pred: (f: Frame) => boolean = () => true, timeoutMs = 3000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const i = this.frames.findIndex(pred);
@@ -161,14 +168,14 @@ export class TestSocket {
     }
   }
 
-  async request(action: string, params?: unknown): Promise<BlazeMessage<any, any>> {
+  async request(action: string, params?: unknown): Promise<Frame> {
     const id = newUuid();
     this.send(params === undefined ? { id, action } : { id, action, params });
     return this.next((f) => f.id === id);
   }
 
   /** Next pushed message (CREATE_MESSAGE frame that is not a reply to us). */
-  async push(timeoutMs = 3000): Promise<BlazeMessage<any, any>> {
+  async push(timeoutMs = 3000): Promise<Frame> {
     return this.next((f) => f.action === "CREATE_MESSAGE" && f.data?.category !== "" && f.data?.source !== undefined && f.data.conversation_id !== "", timeoutMs);
   }
 
