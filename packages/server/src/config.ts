@@ -18,6 +18,8 @@ export interface ServerConfig {
   rateLimitPerMinute: number;
   /** Undelivered messages are dropped after this long (7 days). */
   messageTtlSeconds: number;
+  /** How often expired messages are purged. */
+  expiryIntervalMs: number;
   pingIntervalMs: number;
   /** A socket that sends nothing (pongs count) for this long is closed. */
   idleTimeoutMs: number;
@@ -43,6 +45,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   maxButtons: Limits.MAX_BUTTONS_DEFAULT,
   rateLimitPerMinute: 100_000,
   messageTtlSeconds: 7 * 24 * 3600,
+  expiryIntervalMs: 60_000,
   pingIntervalMs: 10_000,
   idleTimeoutMs: 60_000,
   sendWindow: 512,

@@ -28,8 +28,6 @@ export interface BlazeServer {
   stop(): Promise<void>;
 }
 
-const EXPIRY_INTERVAL_MS = 60_000;
-
 export function createServer(partial: Partial<ServerConfig> = {}, parts: ServerParts = {}): BlazeServer {
   const config = resolveConfig(partial);
   const log = parts.logger ?? createLogger(config.logLevel);
@@ -64,7 +62,7 @@ export function createServer(partial: Partial<ServerConfig> = {}, parts: ServerP
       const addr = app.server.address() as AddressInfo;
       const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
       void expire();
-      expiryTimer = setInterval(expire, EXPIRY_INTERVAL_MS);
+      expiryTimer = setInterval(expire, config.expiryIntervalMs);
       expiryTimer.unref();
       const result = { host: addr.address, port: addr.port, httpUrl: `http://${host}:${addr.port}`, wsUrl: `ws://${host}:${addr.port}/` };
       log.info({ ...result, dataDir: config.dataDir }, "openblaze listening");
