@@ -1,1 +1,3 @@
-export {};
+export * from "./errors.js";
+export * from "./endpoints.js";
+export * from "./compose.js";

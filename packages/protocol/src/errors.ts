@@ -61,15 +61,23 @@ export class BlazeError extends Error {
   readonly description: string;
   readonly extra: ErrorExtra | undefined;
 
-  constructor(code: ErrorCode, extra?: ErrorExtra, description?: string) {
-    const spec = ERROR_TABLE[code];
-    const text = description ?? spec.description;
+  constructor(code: ErrorCode, extra?: ErrorExtra, description?: string);
+  /** Codes outside our table (wallet, OAuth...) arrive from the real service; keep them as sent. */
+  constructor(code: number, extra: ErrorExtra | undefined, description: string, status: number);
+  constructor(code: number, extra?: ErrorExtra, description?: string, status?: number) {
+    const spec: ErrorSpec | undefined = ERROR_TABLE[code as ErrorCode];
+    const text = description ?? spec?.description ?? "Unknown error.";
     super(extra?.reason ? `${text} (${extra.field ?? ""}: ${extra.reason})` : text);
     this.name = "BlazeError";
-    this.status = spec.status;
+    this.status = status ?? spec?.status ?? 202;
     this.code = code;
     this.description = text;
     this.extra = extra;
+  }
+
+  /** Rebuilds an error from its wire shape (WS `error`, HTTP `{"error": ...}`). */
+  static fromBody(body: BlazeErrorBody): BlazeError {
+    return new BlazeError(body.code, body.extra, body.description ?? "", body.status ?? 202);
   }
 
   toJSON(): BlazeErrorBody {
