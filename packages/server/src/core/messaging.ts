@@ -1,5 +1,6 @@
 import {
   BlazeError,
+  Categories,
   ConversationCategories,
   ErrorCodes,
   Limits,
@@ -42,9 +43,13 @@ export class MessagingService {
     return result!;
   }
 
-  /** CREATE_PLAIN_MESSAGES (PLAIN_* only) and array POST /messages (PLAIN_* and APP_*). */
+  /**
+   * CREATE_PLAIN_MESSAGES (PLAIN_* only) and array POST /messages (PLAIN_*, APP_* and
+   * MESSAGE_RECALL: the Node SDK's sendRecall posts its recall as a one-item array).
+   */
   async sendBatch(who: Identity, items: unknown, allow: "plain" | "plain-and-app"): Promise<SendResult[]> {
-    const accept = allow === "plain" ? isPlainCategory : (c: string) => isPlainCategory(c) || c.startsWith("APP_");
+    const accept =
+      allow === "plain" ? isPlainCategory : (c: string) => isPlainCategory(c) || c.startsWith("APP_") || c === Categories.MESSAGE_RECALL;
     return this.send(who, parseSendBatch(items, this.rules, Limits.MAX_BATCH, accept));
   }
 
@@ -134,7 +139,6 @@ export class MessagingService {
   async acknowledge(who: Identity, items: unknown, max = Limits.MAX_BATCH): Promise<void> {
     const acks = parseAcks(items, max);
     const outcomes = await this.store.acknowledge(who.userId, who.sessionId, acks);
-    const forbidden = outcomes.find((o) => o.kind === "forbidden");
     for (const o of outcomes) {
       if (o.kind !== "advanced" || o.senderId === who.userId) continue;
       this.bus.publish({
@@ -148,8 +152,11 @@ export class MessagingService {
         }),
       });
     }
-    if (forbidden) {
-      throw new BlazeError(ErrorCodes.FORBIDDEN, { field: "message_id", reason: `message ${forbidden.messageId} was not sent to you` });
+    // A sender acking its own message is a no-op, not an error: the Node SDK's syncAck acks the
+    // message_id of every frame it handles, receipts for its own messages included.
+    for (const o of outcomes) {
+      if (o.kind !== "forbidden" || (await this.store.getMessage(o.messageId))?.userId === who.userId) continue;
+      throw new BlazeError(ErrorCodes.FORBIDDEN, { field: "message_id", reason: `message ${o.messageId} was not sent to you` });
     }
   }
 }
