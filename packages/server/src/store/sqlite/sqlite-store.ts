@@ -130,10 +130,11 @@ export class SqliteStore implements Store {
   constructor(opts: SqliteStoreOptions) {
     if (opts.path !== ":memory:") mkdirSync(dirname(opts.path), { recursive: true });
     this.db = new Database(opts.path);
+    // First, so every later statement (switching to WAL included) waits for another process's
+    // lock instead of failing: the CLI creates users in the same file while a server runs.
+    this.db.pragma("busy_timeout = 5000");
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${opts.synchronous ?? "NORMAL"}`);
-    // The CLI creates users in the same file while a server runs.
-    this.db.pragma("busy_timeout = 5000");
     this.db.pragma("foreign_keys = ON");
     this.migrateSync();
     const db = this.db;
@@ -200,6 +201,8 @@ export class SqliteStore implements Store {
     for (const m of SQLITE_MIGRATIONS) {
       if (m.version <= current) continue;
       this.db.transaction(() => {
+        // Another process (the CLI, a second server) may have applied it since the read above.
+        if (m.version <= (this.db.pragma("user_version", { simple: true }) as number)) return;
         this.db.exec(m.sql);
         this.db.pragma(`user_version = ${m.version}`);
       }).immediate();

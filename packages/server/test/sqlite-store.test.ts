@@ -1,0 +1,240 @@
+import assert from "node:assert/strict";
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { Worker } from "node:worker_threads";
+import { SQLITE_MIGRATIONS } from "../src/store/sqlite/migrations.js";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
+import { storeContract } from "./store-contract.js";
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "openblaze-store-"));
+}
+
+storeContract("SqliteStore (file)", async () => {
+  const dir = await tempDir();
+  const path = join(dir, "openblaze.sqlite");
+  let current: SqliteStore;
+  try {
+    current = new SqliteStore({ path });
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    store: current,
+    reopen: async () => {
+      await current.close();
+      current = new SqliteStore({ path });
+      return current;
+    },
+    cleanup: async () => {
+      await current.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+async function newUser(store: SqliteStore, fullName: string) {
+  const userId = randomUUID();
+  const sessionId = randomUUID();
+  const user = await store.createUser({ userId, fullName, isBot: false, ownerId: "" }, { sessionId, publicKey: randomBytes(32) });
+  return { ...user, sessionId };
+}
+
+const LATEST_VERSION = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version));
+
+describe("SqliteStore specifics", () => {
+  let dir = "";
+  let n = 0;
+  const freshPath = async () => {
+    const sub = join(dir, `db-${++n}`);
+    await mkdir(sub);
+    return join(sub, "openblaze.sqlite");
+  };
+  before(async () => {
+    dir = await tempDir();
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("data survives close and reopen of the same file", async () => {
+    const path = await freshPath();
+    const s1 = new SqliteStore({ path });
+    const alice = await newUser(s1, "alice");
+    const bob = await newUser(s1, "bob");
+    const conv = randomUUID();
+    await s1.createConversation({ conversationId: conv, category: "CONTACT", creatorId: alice.userId, name: "", announcement: "", codeId: "" }, [
+      { userId: alice.userId, role: "" },
+      { userId: bob.userId, role: "" },
+    ]);
+    await s1.setMetaIfAbsent("node_id", "node-1");
+    const payload = Buffer.from([0xff, 0x00, 0xfe, 0x80, 0xc3, 0x28]);
+    const [o] = await s1.acceptMessages([
+      {
+        messageId: randomUUID(),
+        conversationId: conv,
+        userId: alice.userId,
+        sessionId: alice.sessionId,
+        category: "PLAIN_TEXT",
+        payload,
+        representativeId: "",
+        quoteMessageId: "",
+        silent: false,
+        expireIn: 0,
+        recipientIds: [bob.userId],
+      },
+    ]);
+    assert.equal(o?.kind, "created");
+    const seq = await s1.lastSeq();
+    await s1.close();
+
+    const s2 = new SqliteStore({ path });
+    try {
+      const { sessionId: _a, ...aliceUser } = alice;
+      assert.deepEqual(await s2.getUser(alice.userId), aliceUser);
+      assert.ok(await s2.getSession(bob.userId, bob.sessionId));
+      assert.equal(await s2.getMeta("node_id"), "node-1");
+      assert.equal((await s2.listParticipants(conv)).length, 2);
+      const rows = await s2.pendingMessages(bob.userId, bob.sessionId, 0, 10);
+      assert.equal(rows.length, 1);
+      assert.deepEqual(rows[0]!.message.payload, payload);
+      assert.equal(await s2.lastSeq(), seq);
+    } finally {
+      await s2.close();
+    }
+  });
+
+  it("migrations are idempotent: opening a file twice and migrating again keeps schema and data", async () => {
+    const path = await freshPath();
+    const s1 = new SqliteStore({ path });
+    assert.equal(s1.db.pragma("user_version", { simple: true }), LATEST_VERSION);
+    const schema = s1.db.prepare("SELECT type, name, sql FROM sqlite_master ORDER BY name").all();
+    const u = await newUser(s1, "kept");
+    await s1.migrate();
+    await s1.close();
+
+    const s2 = new SqliteStore({ path });
+    try {
+      await s2.migrate();
+      await s2.migrate();
+      assert.equal(s2.db.pragma("user_version", { simple: true }), LATEST_VERSION);
+      assert.deepEqual(s2.db.prepare("SELECT type, name, sql FROM sqlite_master ORDER BY name").all(), schema);
+      assert.equal((await s2.getUser(u.userId))?.identityNumber, u.identityNumber);
+    } finally {
+      await s2.close();
+    }
+  });
+
+  it("two instances on one file (the CLI beside a running server) see each other's writes", async () => {
+    const path = await freshPath();
+    const server = new SqliteStore({ path });
+    const cli = new SqliteStore({ path });
+    try {
+      const bot = await newUser(server, "bot");
+      const viaCli = await newUser(cli, "made by the CLI");
+      assert.deepEqual(await server.getUser(viaCli.userId), await cli.getUser(viaCli.userId));
+      assert.ok(await server.getSession(viaCli.userId, viaCli.sessionId), "the server can authenticate the CLI's user");
+      assert.ok(await cli.getUser(bot.userId));
+      const more = await newUser(server, "after");
+      const numbers = [bot, viaCli, more].map((u) => BigInt(u.identityNumber));
+      assert.ok(numbers[0]! < numbers[1]! && numbers[1]! < numbers[2]!, `identity numbers interleave correctly: ${numbers.join(", ")}`);
+      assert.equal((await cli.getUsers([bot.userId, viaCli.userId, more.userId])).length, 3);
+
+      // Mail written by one connection is visible, and acknowledgeable, through the other.
+      const conv = randomUUID();
+      await server.createConversation({ conversationId: conv, category: "CONTACT", creatorId: bot.userId, name: "", announcement: "", codeId: "" }, [
+        { userId: bot.userId, role: "" },
+        { userId: viaCli.userId, role: "" },
+      ]);
+      const messageId = randomUUID();
+      await server.acceptMessages([
+        {
+          messageId,
+          conversationId: conv,
+          userId: bot.userId,
+          sessionId: bot.sessionId,
+          category: "PLAIN_TEXT",
+          payload: Buffer.from("hi"),
+          representativeId: "",
+          quoteMessageId: "",
+          silent: false,
+          expireIn: 0,
+          recipientIds: [viaCli.userId],
+        },
+      ]);
+      const rows = await cli.pendingMessages(viaCli.userId, viaCli.sessionId, 0, 10);
+      assert.deepEqual(rows.map((r) => r.message.messageId), [messageId]);
+      assert.equal(await cli.lastSeq(), await server.lastSeq());
+      const [ack] = await cli.acknowledge(viaCli.userId, viaCli.sessionId, [{ messageId, status: "READ" }]);
+      assert.equal(ack?.kind, "advanced");
+      assert.deepEqual(await server.pendingMessages(viaCli.userId, viaCli.sessionId, 0, 10), []);
+    } finally {
+      await cli.close();
+      await server.close();
+    }
+  });
+
+  it("a store opening a fresh file while another process is migrating it waits and does not migrate twice", async () => {
+    // The other process: holds the write lock with the whole schema applied but not yet committed,
+    // after our store has read user_version 0. Without a re-check under the lock, our store would
+    // then run migration 1 again and fail with "table meta already exists".
+    const path = await freshPath();
+    const require = createRequire(import.meta.url);
+    const worker = new Worker(
+      `
+      const { parentPort, workerData } = require("node:worker_threads");
+      const Database = require(workerData.sqlite);
+      (async () => {
+        const { SQLITE_MIGRATIONS } = await import(workerData.migrations);
+        const db = new Database(workerData.path);
+        db.pragma("journal_mode = WAL");
+        db.exec("BEGIN IMMEDIATE");
+        for (const m of SQLITE_MIGRATIONS) {
+          db.exec(m.sql);
+          db.pragma("user_version = " + m.version);
+        }
+        parentPort.postMessage("locked");
+        setTimeout(() => {
+          db.exec("COMMIT");
+          db.close();
+          parentPort.postMessage("committed");
+        }, 300);
+      })().catch((e) => parentPort.postMessage("error: " + e.message));
+      `,
+      {
+        eval: true,
+        workerData: {
+          path,
+          sqlite: require.resolve("better-sqlite3"),
+          migrations: new URL("../src/store/sqlite/migrations.js", import.meta.url).href,
+        },
+      },
+    );
+    const messages: string[] = [];
+    const next = () => new Promise<string>((resolve) => worker.once("message", (m: string) => (messages.push(m), resolve(m))));
+    const exited = new Promise((resolve) => worker.once("exit", resolve));
+    try {
+      assert.equal(await next(), "locked");
+      const committed = next();
+      // Blocks (busy_timeout) until the worker commits.
+      const store = new SqliteStore({ path });
+      try {
+        assert.equal(await committed, "committed");
+        assert.equal(store.db.pragma("user_version", { simple: true }), LATEST_VERSION);
+        const u = await newUser(store, "works");
+        assert.ok(await store.getUser(u.userId));
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await worker.terminate();
+      await exited;
+    }
+    assert.deepEqual(messages, ["locked", "committed"]);
+  });
+});
