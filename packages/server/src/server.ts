@@ -70,7 +70,10 @@ export function createServer(partial: Partial<ServerConfig> = {}, parts: ServerP
     },
     async stop() {
       clearInterval(expiryTimer);
-      await Promise.all([gateway.close(), app.close()]);
+      // close() drops only connections idle at that moment; one whose response was still in flight
+      // would otherwise hold the stop until its keep-alive timeout (72 s), so sweep until closed.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+      await Promise.all([gateway.close(), app.close()]).finally(() => clearInterval(sweep));
       await services.committer.drain();
       await bus.close();
       await store.close();

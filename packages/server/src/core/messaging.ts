@@ -56,14 +56,20 @@ export class MessagingService {
   private async send(who: Identity, inputs: readonly SendInput[]): Promise<SendResult[]> {
     const messages: NewMessage[] = [];
     for (const input of inputs) messages.push(await this.admit(who, input));
+    // A batch is all or nothing, but the commit stores its other items even when one id conflicts:
+    // refuse ids taken by another sender or conversation before committing anything.
+    if (messages.length > 1) {
+      const existing = await Promise.all(messages.map((m) => this.store.getMessage(m.messageId)));
+      existing.forEach((e, i) => {
+        if (e && (e.userId !== who.userId || e.conversationId !== messages[i]!.conversationId)) throw idTaken(messages[i]!, i);
+      });
+    }
     this.limiter.take(who.userId, messages.length);
     const outcomes = await this.committer.submit(messages);
     const results: SendResult[] = [];
     const woken = new Set<string>();
     outcomes.forEach((o, i) => {
-      if (o.kind === "conflict") {
-        throw new BlazeError(ErrorCodes.INVALID_FIELD, { field: "message_id", reason: `message_id ${messages[i]!.messageId} is already used`, index: i });
-      }
+      if (o.kind === "conflict") throw idTaken(messages[i]!, i);
       if (o.kind === "created") for (const u of o.deliveredTo) woken.add(u);
       results.push({ message: o.message, created: o.kind === "created" });
     });
@@ -159,6 +165,10 @@ export class MessagingService {
       throw new BlazeError(ErrorCodes.FORBIDDEN, { field: "message_id", reason: `message ${o.messageId} was not sent to you` });
     }
   }
+}
+
+function idTaken(m: NewMessage, index: number): BlazeError {
+  return new BlazeError(ErrorCodes.INVALID_FIELD, { field: "message_id", reason: `message_id ${m.messageId} is already used`, index });
 }
 
 const ACK_STATUSES: ReadonlySet<string> = new Set<MessageStatus>(["DELIVERED", "READ"]);

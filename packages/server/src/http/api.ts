@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { BlazeError, ErrorCodes, badRequest } from "@openblaze/protocol";
 import type { Identity } from "../core/identity.js";
 import type { Services } from "../services.js";
@@ -109,6 +109,15 @@ export async function blobRoutes(app: FastifyInstance, opts: { services: Service
   const s = opts.services;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", (_req, payload, done) => done(null, payload));
+  // Uploaders (like S3 clients) take any 2xx as success, so these URLs fail with real HTTP statuses.
+  app.setErrorHandler((e: FastifyError | BlazeError, req, reply) => {
+    const status = blobErrorStatus(e);
+    if (status === 500) req.log.error({ err: e, method: req.method, url: req.url }, "blob request failed");
+    // An upload refused midway leaves body bytes on the socket: a reused connection would stall.
+    if (!req.raw.complete) reply.header("Connection", "close");
+    const body = e instanceof BlazeError ? e : new BlazeError(status === 500 ? ErrorCodes.INTERNAL : ErrorCodes.BAD_REQUEST, { reason: e.message });
+    return reply.code(status).send({ error: body.toJSON() });
+  });
 
   // Clients PUT with `x-amz-acl: public-read` (signed into real presigned URLs); accepted, ignored.
   app.put<{ Params: { token: string } }>("/uploads/:token", { bodyLimit: s.config.maxAttachmentBytes }, async (req, reply) => {
@@ -121,6 +130,16 @@ export async function blobRoutes(app: FastifyInstance, opts: { services: Service
     const blob = await s.attachments.open(req.params.token);
     return reply.header("Content-Type", "application/octet-stream").header("Content-Length", blob.size).send(blob.stream);
   });
+}
+
+function blobErrorStatus(e: FastifyError | BlazeError): number {
+  if (e instanceof BlazeError) {
+    if (e.status === 500) return 500;
+    if (e.code === ErrorCodes.NOT_FOUND) return 404;
+    // The only invalid field here is a body over maxAttachmentBytes.
+    return e.code === ErrorCodes.INVALID_FIELD ? 413 : 400;
+  }
+  return typeof e.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
 }
 
 export function notFound(): BlazeError {
