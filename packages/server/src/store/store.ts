@@ -53,19 +53,8 @@ export interface NewMessage {
   recipientIds: readonly string[];
 }
 
-export interface StoredMessage {
-  messageId: string;
-  conversationId: string;
-  userId: string;
-  sessionId: string;
-  category: string;
-  payload: Buffer;
-  representativeId: string;
-  quoteMessageId: string;
-  silent: boolean;
-  expireIn: number;
-  createdAt: Micros;
-}
+/** A message as stored: what was sent, stamped with the time it was accepted. */
+export type StoredMessage = Omit<NewMessage, "recipientIds"> & { createdAt: Micros };
 
 export type AcceptOutcome =
   | { kind: "created"; message: StoredMessage; deliveredTo: string[] }
