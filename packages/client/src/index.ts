@@ -8,3 +8,5 @@ export { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./http-retry.js";
 export { composeUpload, type UploadInput, type UploadOptions, type UploadedAttachment } from "./attachments.js";
 export { THUMBNAIL_SIZE } from "./media-probe.js";
 
+// BlazeClient (WebSocket)
+export * from "./blaze-client.js";
