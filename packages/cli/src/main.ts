@@ -3,6 +3,9 @@ import { Command, Option } from "commander";
 import { createServer } from "@openblaze/server";
 import { createAccountKeystore } from "./accounts.js";
 import { serverConfigFrom, type ServeFlags } from "./config-from-env.js";
+import { registerListen } from "./commands/listen.js";
+import { registerSend } from "./commands/send.js";
+import { registerUpload } from "./commands/upload.js";
 
 const program = new Command()
   .name("openblaze")
@@ -53,6 +56,10 @@ user
     const keystore = await createAccountKeystore(flags.data ?? process.env.OPENBLAZE_DATA, flags.name, flags.bot);
     process.stdout.write(`${JSON.stringify(keystore, null, 2)}\n`);
   });
+
+registerListen(program);
+registerSend(program);
+registerUpload(program);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`openblaze: ${err instanceof Error ? err.message : String(err)}\n`);
