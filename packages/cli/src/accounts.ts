@@ -1,16 +1,23 @@
 import { generateEd25519, privateKeyFromSeed, rawPublicKey, type Keystore } from "@openblaze/protocol";
-import { SqliteStore, UserService, resolveConfig, sqlitePath } from "@openblaze/server";
+import { UserService, openStore, resolveConfig, type ServerConfig } from "@openblaze/server";
 
 const SERVER_KEY = "server_key_seed";
 
 /**
- * Creates a user or bot straight in the data directory's database (safe while a server runs on
- * it: SQLite WAL with a busy timeout) and returns a keystore in the official SDKs' format.
+ * Creates a user or bot straight in the server's database (safe while servers run on it: SQLite WAL
+ * with a busy timeout, or PostgreSQL) and returns a keystore in the official SDKs' format.
  */
-export async function createAccountKeystore(dataDir: string | undefined, name: string, bot: boolean): Promise<Keystore> {
-  const config = resolveConfig(dataDir === undefined ? {} : { dataDir });
-  const store = new SqliteStore({ path: sqlitePath(config) });
+export async function createAccountKeystore(
+  where: { dataDir?: string | undefined; database?: string | undefined },
+  name: string,
+  bot: boolean,
+): Promise<Keystore> {
+  const partial: Partial<ServerConfig> = {};
+  if (where.dataDir !== undefined) partial.dataDir = where.dataDir;
+  if (where.database !== undefined) partial.database = where.database;
+  const store = openStore(resolveConfig(partial));
   try {
+    await store.migrate();
     const account = await new UserService(store).createAccount(name, bot);
     // Official keystores carry the server's public key (PIN/TIP encryption upstream); ours is stable per data dir.
     const serverSeed = await store.setMetaIfAbsent(SERVER_KEY, generateEd25519().seed.toString("hex"));

@@ -5,6 +5,8 @@ export interface ServeFlags {
   host?: string;
   port?: string;
   data?: string;
+  database?: string;
+  bus?: string;
   publicUrl?: string;
   compression?: string;
   logLevel?: string;
@@ -26,6 +28,8 @@ export function serverConfigFrom(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
     host: pick(flags.host, "HOST"),
     port: int("port", pick(flags.port, "PORT")),
     dataDir: pick(flags.data, "DATA"),
+    database: pick(flags.database, "DATABASE"),
+    bus: pick(flags.bus, "BUS"),
     publicUrl: pick(flags.publicUrl, "PUBLIC_URL"),
     maxButtons: int("max-buttons", pick(flags.maxButtons, "MAX_BUTTONS")),
     logLevel: pick(flags.logLevel, "LOG_LEVEL") as ServerConfig["logLevel"] | undefined,

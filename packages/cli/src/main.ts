@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
-import { createServer } from "@openblaze/server";
+import { createServer, redactUrl } from "@openblaze/server";
 import { createAccountKeystore } from "./accounts.js";
 import { serverConfigFrom, type ServeFlags } from "./config-from-env.js";
 import { registerListen } from "./commands/listen.js";
@@ -14,10 +14,12 @@ const program = new Command()
 
 program
   .command("serve")
-  .description("run the server (embedded SQLite under --data)")
+  .description("run the server (embedded SQLite under --data, or PostgreSQL + Redis for several nodes)")
   .option("--host <host>", "interface to listen on (env OPENBLAZE_HOST)", undefined)
   .option("--port <port>", "port for HTTP and WebSocket; 0 picks one (env OPENBLAZE_PORT)")
   .option("--data <dir>", "data directory for the database and attachments (env OPENBLAZE_DATA)")
+  .option("--database <url>", "sqlite (default) or postgres://user@host:5432/db[?schema=NAME][&pool=N] (env OPENBLAZE_DATABASE)")
+  .option("--bus <url>", "local (default) or redis://host:6379[/db][?prefix=P] to run several nodes (env OPENBLAZE_BUS)")
   .option("--public-url <url>", "base URL for attachment links (default: from each request's Host)")
   .option("--compression <mode>", "outbound frames: gzip, gzip:1..gzip:9, or stored (env OPENBLAZE_COMPRESSION)")
   .option("--max-buttons <n>", "APP_BUTTON_GROUP button limit, 1..18 (default 6)")
@@ -26,7 +28,10 @@ program
     const server = createServer(serverConfigFrom(flags));
     const addr = await server.start();
     process.stdout.write(
-      `openblaze listening on ${addr.httpUrl} (WebSocket ${addr.wsUrl})\n` + `data in ${server.config.dataDir}\n`,
+      `openblaze listening on ${addr.httpUrl} (WebSocket ${addr.wsUrl})\n` +
+        `data in ${server.config.dataDir}` +
+        (server.config.database === "sqlite" ? "" : ` (database ${redactUrl(server.config.database)}, bus ${redactUrl(server.config.bus)})`) +
+        "\n",
     );
     let stopping = false;
     const stop = (signal: string) => {
@@ -52,8 +57,13 @@ user
   .requiredOption("--name <name>", "full name")
   .option("--bot", "create a bot (app) account", false)
   .option("--data <dir>", "data directory of the server (env OPENBLAZE_DATA)")
-  .action(async (flags: { name: string; bot: boolean; data?: string }) => {
-    const keystore = await createAccountKeystore(flags.data ?? process.env.OPENBLAZE_DATA, flags.name, flags.bot);
+  .option("--database <url>", "the server's database: sqlite (under --data) or postgres://… (env OPENBLAZE_DATABASE)")
+  .action(async (flags: { name: string; bot: boolean; data?: string; database?: string }) => {
+    const keystore = await createAccountKeystore(
+      { dataDir: flags.data ?? process.env.OPENBLAZE_DATA, database: flags.database ?? process.env.OPENBLAZE_DATABASE },
+      flags.name,
+      flags.bot,
+    );
     process.stdout.write(`${JSON.stringify(keystore, null, 2)}\n`);
   });
 

@@ -6,8 +6,19 @@ export interface ServerConfig {
   host: string;
   /** 0 picks a free port (tests). */
   port: number;
-  /** Holds the SQLite file and attachment blobs. */
+  /** Holds the SQLite file and attachment blobs (share it between nodes for attachments). */
   dataDir: string;
+  /**
+   * `sqlite` (default: a file under dataDir) or `postgres://user@host:5432/db[?schema=NAME][&pool=N]`
+   * (every node of a deployment on one database).
+   */
+  database: string;
+  /** `local` (default: in-process, one node) or `redis://host:6379[/db][?prefix=P]` (several nodes). */
+  bus: string;
+  /** While the bus is unhealthy, each subscribed session's mailbox is read this often. */
+  busPollIntervalMs: number;
+  /** Every subscribed mailbox is re-read this often anyway (lost wake-ups, failed reads); 0 = never. */
+  mailboxSweepMs: number;
   /** Base URL put into upload_url/view_url; by default derived from each request's Host header. */
   publicUrl: string | undefined;
   compression: Compression;
@@ -33,12 +44,24 @@ export interface ServerConfig {
   /** Consecutive bad frames before a socket is closed with 1008. */
   maxBadFrames: number;
   logLevel: LevelWithSilent;
+  /**
+   * Requests per second one socket may make (a token bucket holding one second's worth); beyond it
+   * a request is answered 429 and the socket stays open; more than five seconds' worth refused
+   * within ten seconds closes it with 1008. 0 = unlimited.
+   */
+  maxRequestsPerSecond: number;
+  /** Open sockets per session; a socket beyond it gets ERROR 429 and close 1008. 0 = unlimited. */
+  maxSocketsPerSession: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   host: "127.0.0.1",
   port: 7777,
   dataDir: "./.openblaze",
+  database: "sqlite",
+  bus: "local",
+  busPollIntervalMs: 1000,
+  mailboxSweepMs: 30_000,
   publicUrl: undefined,
   compression: DEFAULT_COMPRESSION,
   frameLimits: DEFAULT_FRAME_LIMITS,
@@ -54,6 +77,8 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   maxAttachmentBytes: 64 * 1024 * 1024,
   maxBadFrames: 50,
   logLevel: "info",
+  maxRequestsPerSecond: 10_000,
+  maxSocketsPerSession: 16,
 });
 
 export function resolveConfig(partial: Partial<ServerConfig> = {}): Readonly<ServerConfig> {
@@ -63,6 +88,13 @@ export function resolveConfig(partial: Partial<ServerConfig> = {}): Readonly<Ser
   if (config.maxButtons < 1 || config.maxButtons > Limits.MAX_BUTTONS_CEILING) {
     throw new RangeError(`maxButtons must be 1..${Limits.MAX_BUTTONS_CEILING}`);
   }
+  if (config.database !== "sqlite" && !/^postgres(ql)?:\/\//.test(config.database)) {
+    throw new RangeError(`database must be "sqlite" or a postgres:// URL, got "${config.database}"`);
+  }
+  if (config.bus !== "local" && !/^rediss?:\/\//.test(config.bus)) {
+    throw new RangeError(`bus must be "local" or a redis:// URL, got "${config.bus}"`);
+  }
+  if (config.busPollIntervalMs < 10) throw new RangeError("busPollIntervalMs must be at least 10");
   return Object.freeze(config);
 }
 

@@ -1,7 +1,11 @@
 export { createServer, type BlazeServer, type ServerParts } from "./server.js";
 export { DEFAULT_CONFIG, resolveConfig, sqlitePath, blobDir, type ServerConfig } from "./config.js";
 export { SqliteStore } from "./store/sqlite/sqlite-store.js";
+export { PostgresStore, parsePostgresUrl, type PostgresStoreOptions } from "./store/postgres/postgres-store.js";
+export { openStore, redactUrl } from "./store/open-store.js";
 export type * from "./store/store.js";
-export { LocalBus, type Bus, type BusEvent } from "./bus/bus.js";
+export { LocalBus, waitForHealthy, type Bus, type BusEvent } from "./bus/bus.js";
+export { RedisBus, parseRedisUrl, type RedisBusOptions } from "./bus/redis-bus.js";
+export { openBus } from "./bus/open-bus.js";
 export { FsBlobStore, type BlobStore } from "./blobs/blob-store.js";
 export { UserService, type CreatedAccount } from "./core/users.js";

@@ -1,14 +1,15 @@
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { FsBlobStore, type BlobStore } from "./blobs/blob-store.js";
-import { LocalBus, type Bus } from "./bus/bus.js";
-import { blobDir, resolveConfig, sqlitePath, type ServerConfig } from "./config.js";
+import { waitForHealthy, type Bus } from "./bus/bus.js";
+import { openBus } from "./bus/open-bus.js";
+import { blobDir, resolveConfig, type ServerConfig } from "./config.js";
 import { Gateway } from "./gateway/gateway.js";
 import { PushFrameCache } from "./gateway/frame-cache.js";
 import { buildHttpApp } from "./http/app.js";
 import { createLogger } from "./logging.js";
 import { createServices, type Services } from "./services.js";
-import { SqliteStore } from "./store/sqlite/sqlite-store.js";
+import { openStore, redactUrl } from "./store/open-store.js";
 import { nowMicros, type Store } from "./store/store.js";
 
 export interface ServerParts {
@@ -31,8 +32,8 @@ export interface BlazeServer {
 export function createServer(partial: Partial<ServerConfig> = {}, parts: ServerParts = {}): BlazeServer {
   const config = resolveConfig(partial);
   const log = parts.logger ?? createLogger(config.logLevel);
-  const store = parts.store ?? new SqliteStore({ path: sqlitePath(config) });
-  const bus = parts.bus ?? new LocalBus();
+  const store = parts.store ?? openStore(config, log);
+  const bus = parts.bus ?? openBus(config, log);
   const blobs = parts.blobs ?? new FsBlobStore(blobDir(config));
   const services = createServices(config, store, bus, blobs);
   const app = buildHttpApp(services, log);
@@ -58,6 +59,8 @@ export function createServer(partial: Partial<ServerConfig> = {}, parts: ServerP
     log,
     async start() {
       await store.migrate();
+      // Serving before the bus is up is safe (the gateway polls meanwhile), just slower to deliver.
+      if (!(await waitForHealthy(bus, 5000))) log.warn("bus not reachable yet; polling mailboxes until it is");
       await app.listen({ host: config.host, port: config.port });
       const addr = app.server.address() as AddressInfo;
       const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
@@ -65,7 +68,7 @@ export function createServer(partial: Partial<ServerConfig> = {}, parts: ServerP
       expiryTimer = setInterval(expire, config.expiryIntervalMs);
       expiryTimer.unref();
       const result = { host: addr.address, port: addr.port, httpUrl: `http://${host}:${addr.port}`, wsUrl: `ws://${host}:${addr.port}/` };
-      log.info({ ...result, dataDir: config.dataDir }, "openblaze listening");
+      log.info({ ...result, dataDir: config.dataDir, database: redactUrl(config.database), bus: redactUrl(config.bus) }, "openblaze listening");
       return result;
     },
     async stop() {

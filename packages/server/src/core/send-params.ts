@@ -52,7 +52,7 @@ export function parseSendParams(value: unknown, rules: PayloadRules): SendInput 
   validatePayload(v.category, payload, rules);
   if (v.silent !== undefined && v.silent !== null && typeof v.silent !== "boolean") throw invalidField("silent", "silent must be a boolean");
   const expireIn = v.expire_in ?? 0;
-  if (typeof expireIn !== "number" || !Number.isInteger(expireIn) || expireIn < 0) {
+  if (typeof expireIn !== "number" || !Number.isSafeInteger(expireIn) || expireIn < 0) {
     throw invalidField("expire_in", "expire_in must be a non-negative integer");
   }
   return {

@@ -22,6 +22,7 @@ import type { MessagingService } from "../core/messaging.js";
 import { sendAckView } from "../core/views.js";
 import type { Store } from "../store/store.js";
 import type { PushFrameCache } from "./frame-cache.js";
+import { ReadBackpressure, RequestRateGate, refusalReply, shuttingDown, tooManyRequests } from "./limits.js";
 
 const PAGE = 100;
 
@@ -51,12 +52,25 @@ export class Connection {
   private badFrames = 0;
   /** Requests are admitted in arrival order, so one socket's messages keep their order. */
   private admission: Promise<unknown> = Promise.resolve();
+  /** Admitted requests whose reply has not been written yet (sends waiting for their commit). */
+  private readonly replying = new Set<Promise<unknown>>();
+  /** Set by quiesce(): requests read from now on are refused, not processed. */
+  private stopping = false;
+  private readonly gate: RequestRateGate;
+  private readonly backpressure: ReadBackpressure;
+  private readonly flushed = () => {
+    // While reads are paused for backpressure, bytes leaving are the only sign the client lives.
+    if (this.ws.isPaused) this.lastSeen = Date.now();
+    this.backpressure.afterFlush();
+  };
 
   constructor(
     readonly ws: WebSocket,
     readonly who: Identity,
     private readonly deps: ConnectionDeps,
   ) {
+    this.gate = new RequestRateGate(deps.config.maxRequestsPerSecond);
+    this.backpressure = new ReadBackpressure(ws, deps.config.maxBufferedBytes);
     ws.on("message", (data, isBinary) => this.onFrame(data as Buffer, isBinary));
     ws.on("pong", () => (this.lastSeen = Date.now()));
     ws.on("ping", () => (this.lastSeen = Date.now()));
@@ -64,6 +78,13 @@ export class Connection {
 
   private onFrame(data: Buffer, isBinary: boolean): void {
     this.lastSeen = Date.now();
+    if (this.stopping) return this.reply(refusalReply(data, isBinary, this.deps.config.frameLimits, shuttingDown()));
+    const verdict = this.gate.check();
+    if (verdict !== "ok") {
+      this.reply(refusalReply(data, isBinary, this.deps.config.frameLimits, tooManyRequests(this.deps.config.maxRequestsPerSecond)));
+      if (verdict === "close") this.ws.close(1008, "too many requests");
+      return;
+    }
     let raw: unknown;
     try {
       if (!isBinary) throw badRequest("text frames are not supported; send gzip in binary frames");
@@ -92,12 +113,12 @@ export class Connection {
           return done();
         case Actions.CREATE_MESSAGE: {
           const sent = this.deps.messaging.sendOne(this.who, params);
-          sent.then((r) => done(sendAckView(r.message)), fail);
+          this.track(sent.then((r) => done(sendAckView(r.message)), fail));
           return;
         }
         case Actions.CREATE_PLAIN_MESSAGES: {
           const sent = this.deps.messaging.sendBatch(this.who, p.messages, "plain");
-          sent.then(() => done(), fail);
+          this.track(sent.then(() => done(), fail));
           return;
         }
         case Actions.ACKNOWLEDGE_MESSAGE_RECEIPT:
@@ -111,6 +132,24 @@ export class Connection {
       }
     } catch (e) {
       fail(e);
+    }
+  }
+
+  private track(replied: Promise<unknown>): void {
+    this.replying.add(replied);
+    void replied.finally(() => this.replying.delete(replied));
+  }
+
+  /**
+   * Graceful stop: requests read from now on are refused (7000, not processed); wait until every
+   * request admitted before has its reply written, so each is answered before the going-away close.
+   */
+  async quiesce(): Promise<void> {
+    this.stopping = true;
+    for (;;) {
+      await this.admission;
+      if (this.replying.size === 0) break;
+      await Promise.allSettled([...this.replying]);
     }
   }
 
@@ -177,6 +216,7 @@ export class Connection {
     this.ws.send(frame, { binary: true }, () => {
       const wasBlocked = !this.canSend();
       this.unflushed--;
+      this.flushed();
       if (wasBlocked && this.canSend()) void this.pump();
     });
   }
@@ -190,7 +230,8 @@ export class Connection {
 
   private reply(message: BlazeMessage): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(encodeFrame(message, this.deps.config.compression), { binary: true });
+    this.ws.send(encodeFrame(message, this.deps.config.compression), { binary: true }, this.flushed);
+    this.backpressure.afterSend();
   }
 
   private toError(e: unknown): BlazeError {

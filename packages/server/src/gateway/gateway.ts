@@ -6,6 +6,7 @@ import type { Bus, BusEvent } from "../bus/bus.js";
 import type { Authenticator } from "../core/auth.js";
 import type { Identity } from "../core/identity.js";
 import { Connection, type ConnectionDeps } from "./connection.js";
+import { SessionSocketCounter } from "./limits.js";
 
 /**
  * The Blaze WebSocket endpoint at `/`, sharing the HTTP port (ws in noServer mode). Auth failures
@@ -14,8 +15,16 @@ import { Connection, type ConnectionDeps } from "./connection.js";
 export class Gateway {
   private readonly wss: WebSocketServer;
   private readonly byUser = new Map<string, Set<Connection>>();
+  private readonly perSession: SessionSocketCounter;
   private readonly timer: NodeJS.Timeout;
+  private readonly sweeper: NodeJS.Timeout | undefined;
   private readonly unsubscribe: () => void;
+  private readonly unwatchHealth: () => void;
+  /** Set while the bus is unhealthy: mailboxes are polled instead of waiting for wake-ups. */
+  private polling: NodeJS.Timeout | undefined;
+  /** Identifies the current polling loop, so a round finishing after a stop/start does not fork a second one. */
+  private pollLoop: object | undefined;
+  private closed = false;
 
   constructor(
     private readonly auth: Authenticator,
@@ -29,10 +38,18 @@ export class Gateway {
       maxPayload: Math.max(deps.config.frameLimits.maxFrameBytes * 32, 4 * 1024 * 1024),
       handleProtocols: (offered) => KNOWN_SUBPROTOCOLS.find((p) => offered.has(p)) ?? false,
     });
+    this.perSession = new SessionSocketCounter(deps.config.maxSocketsPerSession);
     this.wss.on("headers", (headers) => headers.push(`X-Server-Time: ${BigInt(Date.now()) * 1_000_000n}`));
     this.timer = setInterval(() => this.heartbeat(), deps.config.pingIntervalMs);
     this.timer.unref();
     this.unsubscribe = bus.subscribe((e) => this.onBus(e));
+    this.unwatchHealth = bus.onHealthChange((healthy) => this.onBusHealth(healthy));
+    if (!bus.healthy) this.startPolling();
+    // Safety net for wake-ups lost without the bus noticing, or pumps that failed on a store error.
+    if (deps.config.mailboxSweepMs > 0) {
+      this.sweeper = setInterval(() => void this.pumpAll(), deps.config.mailboxSweepMs);
+      this.sweeper.unref();
+    }
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -53,18 +70,26 @@ export class Gateway {
   private refuse(ws: WebSocket, e: unknown): void {
     const error = e instanceof BlazeError ? e : new BlazeError(ErrorCodes.UNAUTHORIZED);
     if (!(e instanceof BlazeError)) this.deps.log.error({ err: e }, "auth failed unexpectedly");
-    this.deps.log.info({ reason: error.extra?.reason }, "websocket auth refused");
+    // debug, not info: a reconnect storm with a bad token (client-anchors.md §2.3) would flood the log.
+    this.deps.log.debug({ reason: error.extra?.reason, code: error.code }, "websocket refused");
     ws.send(encodeFrame({ id: newUuid(), action: Actions.ERROR, error: error.toJSON() }, this.deps.config.compression), { binary: true });
-    ws.close(1008, "unauthorized");
+    ws.close(1008, error.code === ErrorCodes.UNAUTHORIZED ? "unauthorized" : "refused");
   }
 
   private accept(ws: WebSocket, who: Identity): void {
+    // An upgrade whose auth finished after close() began: nothing would ever close it.
+    if (this.closed) return void ws.close(1001, "server shutting down");
+    if (!this.perSession.tryAdd(who.sessionId)) {
+      const max = this.deps.config.maxSocketsPerSession;
+      return this.refuse(ws, new BlazeError(ErrorCodes.TOO_MANY_REQUESTS, { reason: `more than ${max} open sockets for this session` }));
+    }
     const conn = new Connection(ws, who, this.deps);
     let set = this.byUser.get(who.userId);
     if (!set) this.byUser.set(who.userId, (set = new Set()));
     set.add(conn);
     ws.on("error", (err) => this.deps.log.debug({ err, userId: who.userId }, "websocket error"));
     ws.on("close", () => {
+      this.perSession.remove(who.sessionId);
       set.delete(conn);
       if (set.size === 0 && this.byUser.get(who.userId) === set) this.byUser.delete(who.userId);
     });
@@ -73,9 +98,61 @@ export class Gateway {
   private onBus(e: BusEvent): void {
     if (e.type === "mail") {
       for (const userId of e.userIds) for (const c of this.byUser.get(userId) ?? []) void c.pump();
-    } else {
+    } else if (e.type === "receipt") {
       for (const c of this.byUser.get(e.userId) ?? []) c.pushReceipt(e.view);
+    } else {
+      void this.pumpAll();
     }
+  }
+
+  /**
+   * Bus down: wake-ups may be lost, so poll every subscribed session's mailbox until it is back.
+   * Bus back: one catch-up read of every mailbox covers what was accepted while it was down.
+   */
+  private onBusHealth(healthy: boolean): void {
+    if (this.closed) return;
+    if (healthy) {
+      this.stopPolling();
+      this.deps.log.info({ connections: this.connectionCount }, "bus healthy: catching up every mailbox");
+      void this.pumpAll();
+    } else {
+      this.deps.log.warn({ connections: this.connectionCount, intervalMs: this.deps.config.busPollIntervalMs }, "bus unhealthy: polling mailboxes");
+      this.startPolling();
+    }
+  }
+
+  private startPolling(): void {
+    if (this.polling || this.closed) return;
+    const loop = {};
+    this.pollLoop = loop;
+    // A round starts only after the previous one finished, so a slow store is not piled onto.
+    const round = () => {
+      this.polling = setTimeout(() => {
+        void this.pumpAll().finally(() => {
+          if (this.pollLoop === loop) round();
+        });
+      }, this.deps.config.busPollIntervalMs);
+      this.polling.unref();
+    };
+    round();
+  }
+
+  private stopPolling(): void {
+    clearTimeout(this.polling);
+    this.polling = undefined;
+    this.pollLoop = undefined;
+  }
+
+  /** Reads every subscribed session's mailbox past its cursor (pushes nothing twice). */
+  async pumpAll(): Promise<void> {
+    const pumps: Promise<void>[] = [];
+    for (const set of this.byUser.values()) {
+      for (const c of set) {
+        const p = c.pump();
+        if (p) pumps.push(p);
+      }
+    }
+    await Promise.all(pumps);
   }
 
   private heartbeat(): void {
@@ -96,8 +173,15 @@ export class Gateway {
 
   /** Going-away close for every socket; clients reconnect elsewhere or later. */
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
+    clearInterval(this.sweeper);
+    this.stopPolling();
     this.unsubscribe();
+    this.unwatchHealth();
+    // Requests already read get their replies before the going-away close (at most 2 s).
+    const all = [...this.byUser.values()].flatMap((set) => [...set]);
+    await Promise.race([Promise.all(all.map((c) => c.quiesce())), new Promise((r) => setTimeout(r, 2000).unref())]);
     const closing: Promise<void>[] = [];
     for (const set of this.byUser.values()) {
       for (const c of set) {

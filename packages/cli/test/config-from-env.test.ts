@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { resolveConfig } from "@openblaze/server";
+import { serverConfigFrom } from "../src/config-from-env.js";
+
+describe("serve configuration: flags, then OPENBLAZE_* environment, then defaults", () => {
+  it("--database and --bus select the scale-out store and bus; the environment fills in", () => {
+    const env = { OPENBLAZE_DATABASE: "postgres://env@db/openblaze?schema=a", OPENBLAZE_BUS: "redis://env:6379?prefix=x%3A" };
+    assert.deepEqual(
+      [serverConfigFrom({}, env).database, serverConfigFrom({}, env).bus],
+      ["postgres://env@db/openblaze?schema=a", "redis://env:6379?prefix=x%3A"],
+    );
+    const flags = serverConfigFrom({ database: "postgres://flag@db/x", bus: "redis://flag" }, env);
+    assert.equal(flags.database, "postgres://flag@db/x");
+    assert.equal(flags.bus, "redis://flag");
+    const defaults = resolveConfig(serverConfigFrom({}, {}));
+    assert.equal(defaults.database, "sqlite");
+    assert.equal(defaults.bus, "local");
+  });
+
+  it("refuses a database or bus it does not know, naming it", () => {
+    assert.throws(() => resolveConfig({ database: "mysql://x" }), /database must be "sqlite" or a postgres:\/\/ URL/);
+    assert.throws(() => resolveConfig({ bus: "nats://x" }), /bus must be "local" or a redis:\/\/ URL/);
+    assert.doesNotThrow(() => resolveConfig({ database: "postgresql://u@h/db", bus: "rediss://h:6380" }));
+  });
+});

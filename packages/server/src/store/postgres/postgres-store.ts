@@ -1,0 +1,607 @@
+import { createHash } from "node:crypto";
+import pg from "pg";
+import { STATUS_RANK, isUuid, type ConversationCategory, type MessageStatus, type ParticipantRole } from "@openblaze/protocol";
+import {
+  nowMicros,
+  type AcceptOutcome,
+  type AckInput,
+  type AckOutcome,
+  type Attachment,
+  type Conversation,
+  type Micros,
+  type NewMessage,
+  type Participant,
+  type PendingMessage,
+  type Session,
+  type Store,
+  type StoredMessage,
+  type User,
+} from "../store.js";
+import { POSTGRES_MIGRATIONS } from "./migrations.js";
+
+const STATUS_BY_RANK: readonly MessageStatus[] = ["SENT", "DELIVERED", "READ"];
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** Transactions retried on these (deadlock, serialization failure): they rolled back whole. */
+const RETRYABLE = new Set(["40P01", "40001"]);
+const INT8_OID = 20;
+
+/** bigint columns hold microsecond times, seqs and sizes: all safe integers, so plain numbers. */
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID && format !== "binary" ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
+};
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:pass@host:port/db?...` (libpq-style parameters as the `pg` driver reads them). */
+  connectionString: string;
+  /** Tables live in this schema (created on migrate); default: the connection's search_path. */
+  schema?: string;
+  /** Pool size per node (default 10). */
+  poolSize?: number;
+  /** Errors of idle pooled connections (the database restarted, say); the pool replaces them. */
+  onPoolError?: (err: Error) => void;
+}
+
+export interface ParsedPostgresUrl {
+  connectionString: string;
+  schema: string | undefined;
+  poolSize: number | undefined;
+}
+
+/**
+ * Splits our own parameters off a database URL: `?schema=NAME` puts every table in that schema
+ * (created if missing) and `?pool=N` sizes the connection pool; the rest goes to the driver.
+ */
+export function parsePostgresUrl(url: string): ParsedPostgresUrl {
+  const u = new URL(url);
+  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") throw new Error(`not a postgres:// URL: ${url}`);
+  const schema = u.searchParams.get("schema") ?? undefined;
+  const pool = u.searchParams.get("pool");
+  u.searchParams.delete("schema");
+  u.searchParams.delete("pool");
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) throw new Error(`schema must match ${SCHEMA_NAME}, got "${schema}"`);
+  let poolSize: number | undefined;
+  if (pool !== null) {
+    poolSize = Number(pool);
+    if (!Number.isInteger(poolSize) || poolSize < 1) throw new Error(`pool must be a positive integer, got "${pool}"`);
+  }
+  return { connectionString: u.toString(), schema, poolSize };
+}
+
+/** A 64-bit advisory lock key, stable across nodes, distinct per schema and purpose. */
+function lockKey(purpose: string, schema: string | undefined): string {
+  return createHash("sha256").update(`openblaze:${purpose}:${schema ?? ""}`).digest().readBigInt64BE(0).toString();
+}
+
+const orNull = (id: string): string | null => (id === "" ? null : id);
+const orEmpty = (id: string | null): string => id ?? "";
+/** Lookups by a string that is no canonical UUID find nothing (as in SQLite) instead of failing. */
+const uuids = (ids: readonly string[]): string[] => [...new Set(ids.filter(isUuid))];
+
+interface MessageRow {
+  message_id: string;
+  conversation_id: string;
+  user_id: string;
+  session_id: string;
+  category: string;
+  payload: Buffer;
+  representative_id: string | null;
+  quote_message_id: string | null;
+  silent: boolean;
+  expire_in: number;
+  created_at: number;
+}
+
+function toMessage(r: MessageRow): StoredMessage {
+  return {
+    messageId: r.message_id,
+    conversationId: r.conversation_id,
+    userId: r.user_id,
+    sessionId: r.session_id,
+    category: r.category,
+    payload: r.payload,
+    representativeId: orEmpty(r.representative_id),
+    quoteMessageId: orEmpty(r.quote_message_id),
+    silent: r.silent,
+    expireIn: r.expire_in,
+    createdAt: r.created_at,
+  };
+}
+
+function toUser(r: Record<string, any>): User {
+  return {
+    userId: r.user_id,
+    identityNumber: String(r.identity_number),
+    fullName: r.full_name,
+    isBot: r.is_bot,
+    ownerId: orEmpty(r.owner_id),
+    createdAt: r.created_at,
+  };
+}
+
+function toSession(r: Record<string, any>): Session {
+  return { userId: r.user_id, sessionId: r.session_id, publicKey: r.public_key, createdAt: r.created_at };
+}
+
+function toConversation(r: Record<string, any>): Conversation {
+  return {
+    conversationId: r.conversation_id,
+    category: r.category as ConversationCategory,
+    creatorId: r.creator_id,
+    name: r.name,
+    announcement: r.announcement,
+    codeId: r.code_id,
+    createdAt: r.created_at,
+  };
+}
+
+function toParticipant(r: Record<string, any>): Participant {
+  return { conversationId: r.conversation_id, userId: r.user_id, role: r.role as ParticipantRole, createdAt: r.created_at };
+}
+
+function toAttachment(r: Record<string, any>): Attachment {
+  return {
+    attachmentId: r.attachment_id,
+    userId: r.user_id,
+    uploadToken: r.upload_token,
+    viewToken: r.view_token,
+    size: r.size,
+    uploaded: r.uploaded,
+    createdAt: r.created_at,
+  };
+}
+
+const MESSAGE_COLUMNS = `message_id, conversation_id, user_id, session_id, category, payload, representative_id, quote_message_id, silent, expire_in, created_at`;
+
+export const SQL = {
+  insertMessages: `
+    INSERT INTO messages (${MESSAGE_COLUMNS})
+    SELECT t.*, $11::bigint
+    FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bytea[], $7::uuid[], $8::uuid[], $9::boolean[], $10::bigint[])
+      AS t(message_id, conversation_id, user_id, session_id, category, payload, representative_id, quote_message_id, silent, expire_in)
+    ORDER BY t.message_id
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING message_id`,
+  messagesByIds: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE message_id = ANY($1::uuid[])`,
+  insertStatuses: `
+    INSERT INTO message_status (message_id, user_id, status, updated_at)
+    SELECT t.message_id, t.user_id, 0, $3::bigint FROM unnest($1::uuid[], $2::uuid[]) AS t(message_id, user_id)
+    ORDER BY t.message_id, t.user_id
+    ON CONFLICT DO NOTHING`,
+  // Row order (input order, then each recipient's sessions oldest first) is the seq order.
+  insertMailbox: `
+    INSERT INTO mailbox (user_id, session_id, message_id, created_at)
+    SELECT s.user_id, s.session_id, r.message_id, $3::bigint
+    FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS r(message_id, user_id, ord)
+    JOIN sessions s ON s.user_id = r.user_id
+    ORDER BY r.ord, s.created_at, s.session_id
+    ON CONFLICT DO NOTHING`,
+  // The page is cut first, in seq order from the (session_id, seq) index, then each row's message
+  // is fetched by key (LATERAL; its LIMIT 1 keeps the planner from flattening that into a hash
+  // join over all messages): O(page) however long the mailbox or the messages table. user_id is
+  // checked on the rows (a session has one owner) rather than in SQL, where its correlation with
+  // session_id makes the planner expect one row and sort the whole mailbox instead.
+  pending: `
+    SELECT mb.seq, mb.user_id AS owner_id, m.message_id, m.conversation_id, m.user_id, m.session_id, m.category, m.payload,
+           m.representative_id, m.quote_message_id, m.silent, m.expire_in, m.created_at
+    FROM (SELECT seq, user_id, message_id FROM mailbox WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) mb
+    CROSS JOIN LATERAL (SELECT * FROM messages WHERE message_id = mb.message_id LIMIT 1) m
+    ORDER BY mb.seq`,
+  pendingCreatedAfter: `
+    SELECT mb.seq, mb.user_id AS owner_id, m.message_id, m.conversation_id, m.user_id, m.session_id, m.category, m.payload,
+           m.representative_id, m.quote_message_id, m.silent, m.expire_in, m.created_at
+    FROM (SELECT seq, user_id, message_id FROM mailbox WHERE session_id = $1 AND seq > $2 AND created_at > $4 ORDER BY seq LIMIT $3) mb
+    CROSS JOIN LATERAL (SELECT * FROM messages WHERE message_id = mb.message_id LIMIT 1) m
+    ORDER BY mb.seq`,
+  lockStatuses: `
+    SELECT st.message_id, st.status, m.user_id AS sender_id, m.conversation_id
+    FROM message_status st JOIN messages m ON m.message_id = st.message_id
+    WHERE st.user_id = $1 AND st.message_id = ANY($2::uuid[])
+    ORDER BY st.message_id
+    FOR UPDATE OF st`,
+  knownMessages: `SELECT message_id FROM messages WHERE message_id = ANY($1::uuid[])`,
+  deleteMailbox: `DELETE FROM mailbox WHERE session_id = $1 AND user_id = $2 AND message_id = ANY($3::uuid[])`,
+  raiseStatuses: `
+    UPDATE message_status st SET status = u.status, updated_at = $3
+    FROM unnest($1::uuid[], $2::smallint[]) AS u(message_id, status)
+    WHERE st.message_id = u.message_id AND st.user_id = $4 AND st.status < u.status`,
+} as const;
+
+/**
+ * The scale-out store: PostgreSQL through a `pg` connection pool, shared by every node.
+ *
+ * Writes are batched: `acceptMessages` is one transaction of a fixed number of statements whatever
+ * the batch size (multi-row inserts from `unnest` arrays), `acknowledge` likewise. Mailbox seqs
+ * come from an identity sequence that is never reused; writers draw them under a transaction-level
+ * advisory lock held to commit, so a reader paging by seq never sees a row appear behind its
+ * cursor (without it, two nodes' commits could land out of seq order and a connection would skip
+ * the earlier row until its next LIST_PENDING_MESSAGES).
+ */
+export class PostgresStore implements Store {
+  readonly pool: pg.Pool;
+  readonly schema: string | undefined;
+  private readonly mailboxLock: string;
+  private readonly migrateLock: string;
+  private closed = false;
+
+  constructor(opts: PostgresStoreOptions) {
+    if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) throw new Error(`schema must match ${SCHEMA_NAME}, got "${opts.schema}"`);
+    this.schema = opts.schema;
+    this.pool = new pg.Pool({
+      connectionString: opts.connectionString,
+      max: opts.poolSize ?? 10,
+      types,
+      application_name: "openblaze",
+      ...(opts.schema !== undefined && { options: `-c search_path=${opts.schema}` }),
+    });
+    this.pool.on("error", opts.onPoolError ?? (() => {}));
+    this.mailboxLock = lockKey("mailbox", opts.schema);
+    this.migrateLock = lockKey("migrate", opts.schema);
+  }
+
+  /** BEGIN … COMMIT on one pooled connection; retried whole on deadlock or serialization failure. */
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const c = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        await c.query("BEGIN");
+        const result = await fn(c);
+        await c.query("COMMIT");
+        return result;
+      } catch (e) {
+        await c.query("ROLLBACK").catch((err: Error) => (broken = err));
+        if (attempt < 5 && RETRYABLE.has((e as { code?: string }).code ?? "")) continue;
+        throw e;
+      } finally {
+        c.release(broken);
+      }
+    }
+  }
+
+  async migrate(): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query("SELECT pg_advisory_xact_lock($1::bigint)", [this.migrateLock]);
+      if (this.schema !== undefined) {
+        await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+        await c.query(`SET LOCAL search_path TO ${this.schema}`);
+      }
+      await c.query("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
+      const { rows } = await c.query<{ version: number }>("SELECT version FROM schema_migrations");
+      const applied = new Set(rows.map((r) => r.version));
+      for (const m of POSTGRES_MIGRATIONS) {
+        if (applied.has(m.version)) continue;
+        await c.query(m.sql);
+        await c.query("INSERT INTO schema_migrations (version) VALUES ($1)", [m.version]);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const { rows } = await this.pool.query<{ value: string }>("SELECT value FROM meta WHERE key = $1", [key]);
+    return rows[0]?.value;
+  }
+
+  async setMetaIfAbsent(key: string, value: string): Promise<string> {
+    await this.pool.query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [key, value]);
+    return (await this.getMeta(key))!;
+  }
+
+  async createUser(user: Omit<User, "identityNumber" | "createdAt">, session: Omit<Session, "userId" | "createdAt">): Promise<User> {
+    const createdAt = nowMicros();
+    // One statement, so one implicit transaction: the user never exists without its session.
+    const { rows } = await this.pool.query<{ identity_number: number }>(
+      `WITH u AS (
+         INSERT INTO users (user_id, full_name, is_bot, owner_id, created_at) VALUES ($1, $2, $3, $4, $5)
+         RETURNING user_id, identity_number
+       ), s AS (
+         INSERT INTO sessions (session_id, user_id, public_key, created_at) SELECT $6, u.user_id, $7, $5 FROM u
+       )
+       SELECT identity_number FROM u`,
+      [user.userId, user.fullName, user.isBot, orNull(user.ownerId), createdAt, session.sessionId, session.publicKey],
+    );
+    return { ...user, identityNumber: String(rows[0]!.identity_number), createdAt };
+  }
+
+  async getUser(userId: string): Promise<User | undefined> {
+    if (!isUuid(userId)) return undefined;
+    const { rows } = await this.pool.query("SELECT * FROM users WHERE user_id = $1", [userId]);
+    return rows[0] && toUser(rows[0]);
+  }
+
+  async getUsers(userIds: readonly string[]): Promise<User[]> {
+    const ids = uuids(userIds);
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query("SELECT * FROM users WHERE user_id = ANY($1::uuid[])", [ids]);
+    return rows.map(toUser);
+  }
+
+  async getSession(userId: string, sessionId: string): Promise<Session | undefined> {
+    if (!isUuid(userId) || !isUuid(sessionId)) return undefined;
+    const { rows } = await this.pool.query("SELECT * FROM sessions WHERE user_id = $1 AND session_id = $2", [userId, sessionId]);
+    return rows[0] && toSession(rows[0]);
+  }
+
+  async listSessions(userIds: readonly string[]): Promise<Session[]> {
+    const ids = uuids(userIds);
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query("SELECT * FROM sessions WHERE user_id = ANY($1::uuid[]) ORDER BY user_id, created_at", [ids]);
+    return rows.map(toSession);
+  }
+
+  async createConversation(
+    c: Omit<Conversation, "createdAt">,
+    participants: readonly { userId: string; role: ParticipantRole }[],
+  ): Promise<{ conversation: Conversation; created: boolean }> {
+    const createdAt = nowMicros();
+    return this.tx(async (db) => {
+      const inserted = await db.query(
+        `INSERT INTO conversations (conversation_id, category, creator_id, name, announcement, code_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (conversation_id) DO NOTHING RETURNING conversation_id`,
+        [c.conversationId, c.category, c.creatorId, c.name, c.announcement, c.codeId, createdAt],
+      );
+      if (inserted.rowCount === 0) {
+        // Another transaction created it first (ON CONFLICT waited for it to commit).
+        const { rows } = await db.query("SELECT * FROM conversations WHERE conversation_id = $1", [c.conversationId]);
+        return { conversation: toConversation(rows[0]!), created: false };
+      }
+      await this.insertParticipants(db, c.conversationId, participants, createdAt);
+      return { conversation: { ...c, createdAt }, created: true };
+    });
+  }
+
+  /** First occurrence of a user wins, as with row-by-row INSERT OR IGNORE; returns who was added. */
+  private async insertParticipants(
+    db: pg.PoolClient | pg.Pool,
+    conversationId: string,
+    participants: readonly { userId: string; role: ParticipantRole }[],
+    createdAt: Micros,
+  ): Promise<string[]> {
+    const first = new Map<string, ParticipantRole>();
+    for (const p of participants) if (!first.has(p.userId)) first.set(p.userId, p.role);
+    if (first.size === 0) return [];
+    const { rows } = await db.query<{ user_id: string }>(
+      `INSERT INTO participants (conversation_id, user_id, role, created_at)
+       SELECT $1, t.user_id, t.role, $4 FROM unnest($2::uuid[], $3::text[]) AS t(user_id, role)
+       ORDER BY t.user_id
+       ON CONFLICT DO NOTHING RETURNING user_id`,
+      [conversationId, [...first.keys()], [...first.values()], createdAt],
+    );
+    const added = new Set(rows.map((r) => r.user_id));
+    return [...first.keys()].filter((u) => added.has(u));
+  }
+
+  async getConversation(conversationId: string): Promise<Conversation | undefined> {
+    if (!isUuid(conversationId)) return undefined;
+    const { rows } = await this.pool.query("SELECT * FROM conversations WHERE conversation_id = $1", [conversationId]);
+    return rows[0] && toConversation(rows[0]);
+  }
+
+  async updateConversation(conversationId: string, fields: { name?: string; announcement?: string }): Promise<void> {
+    if ((fields.name === undefined && fields.announcement === undefined) || !isUuid(conversationId)) return;
+    await this.pool.query(
+      "UPDATE conversations SET name = COALESCE($2, name), announcement = COALESCE($3, announcement) WHERE conversation_id = $1",
+      [conversationId, fields.name ?? null, fields.announcement ?? null],
+    );
+  }
+
+  async listParticipants(conversationId: string): Promise<Participant[]> {
+    if (!isUuid(conversationId)) return [];
+    const { rows } = await this.pool.query("SELECT * FROM participants WHERE conversation_id = $1 ORDER BY created_at, user_id", [conversationId]);
+    return rows.map(toParticipant);
+  }
+
+  async getParticipant(conversationId: string, userId: string): Promise<Participant | undefined> {
+    if (!isUuid(conversationId) || !isUuid(userId)) return undefined;
+    const { rows } = await this.pool.query("SELECT * FROM participants WHERE conversation_id = $1 AND user_id = $2", [conversationId, userId]);
+    return rows[0] && toParticipant(rows[0]);
+  }
+
+  async addParticipants(conversationId: string, participants: readonly { userId: string; role: ParticipantRole }[]): Promise<string[]> {
+    return this.insertParticipants(this.pool, conversationId, participants, nowMicros());
+  }
+
+  async removeParticipants(conversationId: string, userIds: readonly string[]): Promise<string[]> {
+    const ids = uuids(userIds);
+    if (ids.length === 0 || !isUuid(conversationId)) return [];
+    const { rows } = await this.pool.query<{ user_id: string }>(
+      "DELETE FROM participants WHERE conversation_id = $1 AND user_id = ANY($2::uuid[]) RETURNING user_id",
+      [conversationId, ids],
+    );
+    const removed = new Set(rows.map((r) => r.user_id));
+    return ids.filter((u) => removed.has(u));
+  }
+
+  async setRole(conversationId: string, userId: string, role: ParticipantRole): Promise<boolean> {
+    if (!isUuid(conversationId) || !isUuid(userId)) return false;
+    const r = await this.pool.query("UPDATE participants SET role = $1 WHERE conversation_id = $2 AND user_id = $3", [role, conversationId, userId]);
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async acceptMessages(batch: readonly NewMessage[]): Promise<AcceptOutcome[]> {
+    if (batch.length === 0) return [];
+    const createdAt = nowMicros();
+    // The first occurrence of an id is the candidate; later ones in the batch resolve against it.
+    const candidates = new Map<string, NewMessage>();
+    for (const m of batch) if (!candidates.has(m.messageId)) candidates.set(m.messageId, m);
+    const cands = [...candidates.values()];
+
+    const { created, existing } = await this.tx(async (db) => {
+      const inserted = await db.query<{ message_id: string }>({
+        name: "ob_insert_messages",
+        text: SQL.insertMessages,
+        values: [
+          cands.map((m) => m.messageId),
+          cands.map((m) => m.conversationId),
+          cands.map((m) => m.userId),
+          cands.map((m) => m.sessionId),
+          cands.map((m) => m.category),
+          cands.map((m) => m.payload),
+          cands.map((m) => orNull(m.representativeId)),
+          cands.map((m) => orNull(m.quoteMessageId)),
+          cands.map((m) => m.silent),
+          cands.map((m) => m.expireIn),
+          createdAt,
+        ],
+      });
+      const created = new Set(inserted.rows.map((r) => r.message_id));
+      const existing = new Map<string, StoredMessage>();
+      const others = cands.filter((m) => !created.has(m.messageId)).map((m) => m.messageId);
+      if (others.length > 0) {
+        const { rows } = await db.query<MessageRow>({ name: "ob_messages_by_ids", text: SQL.messagesByIds, values: [others] });
+        for (const r of rows) existing.set(r.message_id, toMessage(r));
+        // ON CONFLICT waited for the other writer to commit; only an expiry racing us could remove it.
+        if (existing.size !== others.length) throw Object.assign(new Error("message vanished during accept; retrying"), { code: "40001" });
+      }
+      const mailMessages: string[] = [];
+      const mailUsers: string[] = [];
+      for (const m of cands) {
+        if (!created.has(m.messageId)) continue;
+        for (const r of new Set(m.recipientIds)) {
+          mailMessages.push(m.messageId);
+          mailUsers.push(r);
+        }
+      }
+      if (mailMessages.length > 0) {
+        await db.query({ name: "ob_insert_statuses", text: SQL.insertStatuses, values: [mailMessages, mailUsers, createdAt] });
+        // Held to commit: seqs are drawn and made visible in one order across every node.
+        await db.query({ name: "ob_mailbox_lock", text: "SELECT pg_advisory_xact_lock($1::bigint)", values: [this.mailboxLock] });
+        await db.query({ name: "ob_insert_mailbox", text: SQL.insertMailbox, values: [mailMessages, mailUsers, createdAt] });
+      }
+      return { created, existing };
+    });
+
+    const firstOutcome = new Map<string, StoredMessage>();
+    return batch.map((m): AcceptOutcome => {
+      const isCandidate = candidates.get(m.messageId) === m && !firstOutcome.has(m.messageId);
+      if (isCandidate && created.has(m.messageId)) {
+        const { recipientIds, ...rest } = m;
+        const message: StoredMessage = { ...rest, createdAt };
+        firstOutcome.set(m.messageId, message);
+        return { kind: "created", message, deliveredTo: [...new Set(recipientIds)] };
+      }
+      const stored = firstOutcome.get(m.messageId) ?? existing.get(m.messageId)!;
+      return stored.userId === m.userId && stored.conversationId === m.conversationId ? { kind: "duplicate", message: stored } : { kind: "conflict" };
+    });
+  }
+
+  async getMessage(messageId: string): Promise<StoredMessage | undefined> {
+    if (!isUuid(messageId)) return undefined;
+    const { rows } = await this.pool.query<MessageRow>({ name: "ob_messages_by_ids", text: SQL.messagesByIds, values: [[messageId]] });
+    return rows[0] && toMessage(rows[0]);
+  }
+
+  async pendingMessages(userId: string, sessionId: string, afterSeq: number, limit: number, createdAfter?: Micros): Promise<PendingMessage[]> {
+    if (!isUuid(userId) || !isUuid(sessionId)) return [];
+    const { rows } = await this.pool.query<MessageRow & { seq: number; owner_id: string }>(
+      createdAfter === undefined
+        ? { name: "ob_pending", text: SQL.pending, values: [sessionId, afterSeq, limit] }
+        : { name: "ob_pending_after", text: SQL.pendingCreatedAfter, values: [sessionId, afterSeq, limit, createdAfter] },
+    );
+    if (rows.length > 0 && rows[0]!.owner_id !== userId) return [];
+    return rows.map((r) => ({ seq: r.seq, message: toMessage(r) }));
+  }
+
+  async lastSeq(): Promise<number> {
+    const { rows } = await this.pool.query<{ seq: number }>("SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS seq FROM mailbox_seq");
+    return rows[0]?.seq ?? 0;
+  }
+
+  async acknowledge(userId: string, sessionId: string, acks: readonly AckInput[]): Promise<AckOutcome[]> {
+    if (acks.length === 0) return [];
+    const ids = uuids(acks.map((a) => a.messageId));
+    if (ids.length === 0 || !isUuid(userId)) {
+      return acks.map((a) => (isUuid(a.messageId) ? { kind: "forbidden", messageId: a.messageId } : { kind: "unknown", messageId: a.messageId }));
+    }
+    const updatedAt = nowMicros();
+    return this.tx(async (db) => {
+      // Locks this recipient's status rows (in id order, so concurrent ackers cannot deadlock).
+      const { rows } = await db.query<{ message_id: string; status: number; sender_id: string; conversation_id: string }>({
+        name: "ob_lock_statuses",
+        text: SQL.lockStatuses,
+        values: [userId, ids],
+      });
+      const mine = new Map(rows.map((r) => [r.message_id, r]));
+      const missing = ids.filter((id) => !mine.has(id));
+      const known = new Set<string>();
+      if (missing.length > 0) {
+        const r = await db.query<{ message_id: string }>({ name: "ob_known_messages", text: SQL.knownMessages, values: [missing] });
+        for (const row of r.rows) known.add(row.message_id);
+      }
+      // Walk the acks in order over an in-memory copy of the statuses: later items see earlier ones.
+      const status = new Map(rows.map((r) => [r.message_id, r.status]));
+      const outcomes = acks.map((a): AckOutcome => {
+        const row = mine.get(a.messageId);
+        if (!row) return known.has(a.messageId) ? { kind: "forbidden", messageId: a.messageId } : { kind: "unknown", messageId: a.messageId };
+        const rank = STATUS_RANK[a.status];
+        if (status.get(a.messageId)! >= rank) return { kind: "unchanged", messageId: a.messageId };
+        status.set(a.messageId, rank);
+        return {
+          kind: "advanced",
+          messageId: a.messageId,
+          senderId: row.sender_id,
+          conversationId: row.conversation_id,
+          status: STATUS_BY_RANK[rank]!,
+          updatedAt,
+        };
+      });
+      if (mine.size > 0) {
+        await db.query({ name: "ob_delete_mailbox", text: SQL.deleteMailbox, values: [sessionId, userId, [...mine.keys()]] });
+        const raised = [...status].filter(([id, s]) => s > mine.get(id)!.status);
+        if (raised.length > 0) {
+          await db.query({
+            name: "ob_raise_statuses",
+            text: SQL.raiseStatuses,
+            values: [raised.map(([id]) => id), raised.map(([, s]) => s), updatedAt, userId],
+          });
+        }
+      }
+      return outcomes;
+    });
+  }
+
+  async expire(before: Micros): Promise<number> {
+    return this.tx(async (db) => {
+      // A mailbox row is created with its message (same created_at), so the message's time finds it.
+      const removed = await db.query(
+        "DELETE FROM mailbox mb USING messages m WHERE m.created_at < $1 AND mb.message_id = m.message_id AND mb.created_at < $1",
+        [before],
+      );
+      await db.query("DELETE FROM message_status st USING messages m WHERE m.message_id = st.message_id AND m.created_at < $1", [before]);
+      await db.query("DELETE FROM messages WHERE created_at < $1", [before]);
+      return removed.rowCount ?? 0;
+    });
+  }
+
+  async createAttachment(a: Omit<Attachment, "size" | "uploaded" | "createdAt">): Promise<Attachment> {
+    const createdAt = nowMicros();
+    await this.pool.query(
+      "INSERT INTO attachments (attachment_id, user_id, upload_token, view_token, size, uploaded, created_at) VALUES ($1, $2, $3, $4, 0, false, $5)",
+      [a.attachmentId, a.userId, a.uploadToken, a.viewToken, createdAt],
+    );
+    return { ...a, size: 0, uploaded: false, createdAt };
+  }
+
+  async getAttachment(attachmentId: string): Promise<Attachment | undefined> {
+    if (!isUuid(attachmentId)) return undefined;
+    const { rows } = await this.pool.query("SELECT * FROM attachments WHERE attachment_id = $1", [attachmentId]);
+    return rows[0] && toAttachment(rows[0]);
+  }
+
+  async getAttachmentByToken(kind: "upload" | "view", token: string): Promise<Attachment | undefined> {
+    const column = kind === "upload" ? "upload_token" : "view_token";
+    const { rows } = await this.pool.query(`SELECT * FROM attachments WHERE ${column} = $1`, [token]);
+    return rows[0] && toAttachment(rows[0]);
+  }
+
+  async markUploaded(attachmentId: string, size: number): Promise<void> {
+    if (!isUuid(attachmentId)) return;
+    await this.pool.query("UPDATE attachments SET size = $1, uploaded = true WHERE attachment_id = $2", [size, attachmentId]);
+  }
+}

@@ -1,0 +1,253 @@
+import assert from "node:assert/strict";
+import { randomBytes, randomUUID } from "node:crypto";
+import { after, describe, it } from "node:test";
+import pg from "pg";
+import { POSTGRES_MIGRATIONS } from "../src/store/postgres/migrations.js";
+import { PostgresStore, SQL, parsePostgresUrl } from "../src/store/postgres/postgres-store.js";
+import type { NewMessage } from "../src/store/store.js";
+import { storeContract } from "./store-contract.js";
+import { TEST_POSTGRES_URL, dropSchema, testSchemaName } from "./services.js";
+
+const open = (schema: string, poolSize?: number) => new PostgresStore({ connectionString: TEST_POSTGRES_URL, schema, ...(poolSize && { poolSize }) });
+
+storeContract("PostgresStore", async () => {
+  const schema = testSchemaName();
+  let current = open(schema);
+  return {
+    store: current,
+    reopen: async () => {
+      await current.close();
+      current = open(schema);
+      return current;
+    },
+    cleanup: async () => {
+      await current.close();
+      await dropSchema(schema);
+    },
+  };
+});
+
+async function user(store: PostgresStore) {
+  const u = { userId: randomUUID(), sessionId: randomUUID() };
+  await store.createUser({ userId: u.userId, fullName: "u", isBot: false, ownerId: "" }, { sessionId: u.sessionId, publicKey: randomBytes(32) });
+  return u;
+}
+
+function message(from: { userId: string; sessionId: string }, conversationId: string, to: readonly string[]): NewMessage {
+  return {
+    messageId: randomUUID(),
+    conversationId,
+    userId: from.userId,
+    sessionId: from.sessionId,
+    category: "PLAIN_TEXT",
+    payload: randomBytes(64),
+    representativeId: "",
+    quoteMessageId: "",
+    silent: false,
+    expireIn: 0,
+    recipientIds: to,
+  };
+}
+
+describe("PostgresStore specifics", () => {
+  const schemas: string[] = [];
+  const fresh = () => {
+    const s = testSchemaName();
+    schemas.push(s);
+    return s;
+  };
+  after(async () => {
+    for (const s of schemas) await dropSchema(s);
+  });
+
+  it("parses its own URL parameters and leaves the rest to the driver", () => {
+    const p = parsePostgresUrl("postgres://u:p@db.example:5433/chat?schema=tenant_1&pool=20&sslmode=require");
+    assert.equal(p.schema, "tenant_1");
+    assert.equal(p.poolSize, 20);
+    assert.equal(p.connectionString, "postgres://u:p@db.example:5433/chat?sslmode=require");
+    assert.equal(parsePostgresUrl("postgresql://localhost/x").schema, undefined);
+    assert.throws(() => parsePostgresUrl("postgres://localhost/x?schema=Robert';DROP"), /schema/);
+    assert.throws(() => parsePostgresUrl("postgres://localhost/x?pool=0"), /pool/);
+    assert.throws(() => parsePostgresUrl("mysql://localhost/x"), /postgres/);
+  });
+
+  it("nodes starting together migrate once (advisory lock), and migrating again changes nothing", async () => {
+    const schema = fresh();
+    const stores = Array.from({ length: 4 }, () => open(schema, 2));
+    try {
+      await Promise.all(stores.map((s) => s.migrate()));
+      const { rows } = await stores[0]!.pool.query<{ version: number }>("SELECT version FROM schema_migrations ORDER BY version");
+      assert.deepEqual(rows.map((r) => r.version), POSTGRES_MIGRATIONS.map((m) => m.version));
+      const tables = async () =>
+        (await stores[0]!.pool.query<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", [schema])).rows.map(
+          (r) => r.t,
+        );
+      const before = await tables();
+      assert.deepEqual(before, ["attachments", "conversations", "mailbox", "message_status", "messages", "meta", "participants", "schema_migrations", "sessions", "users"]);
+      await stores[1]!.migrate();
+      assert.deepEqual(await tables(), before);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it("uses uuid keys, and reading a page of a long mailbox touches only that page (O(page))", async () => {
+    const schema = fresh();
+    const store = open(schema);
+    try {
+      await store.migrate();
+      const { rows } = await store.pool.query<{ column_name: string; data_type: string }>(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'mailbox' ORDER BY ordinal_position",
+        [schema],
+      );
+      assert.deepEqual(Object.fromEntries(rows.map((r) => [r.column_name, r.data_type])), {
+        seq: "bigint",
+        user_id: "uuid",
+        session_id: "uuid",
+        message_id: "uuid",
+        created_at: "bigint",
+      });
+      const a = await user(store);
+      const members = await Promise.all(Array.from({ length: 20 }, () => user(store)));
+      const b = members[0]!;
+      const conv = randomUUID();
+      await store.createConversation({ conversationId: conv, category: "GROUP", creatorId: a.userId, name: "", announcement: "", codeId: "" }, [
+        { userId: a.userId, role: "OWNER" },
+        ...members.map((m) => ({ userId: m.userId, role: "" as const })),
+      ]);
+      // b has a long backlog (a bot that was away), interleaved with everyone else's rows.
+      for (let i = 0; i < 20; i++) {
+        await store.acceptMessages(Array.from({ length: 400 }, (_, j) => message(a, conv, [members[j % 2 === 0 ? 0 : 1 + ((i + j) % 19)]!.userId])));
+      }
+      await store.pool.query("ANALYZE mailbox; ANALYZE messages");
+      const explain = async (text: string, values: unknown[]) => {
+        const r = await store.pool.query<{ "QUERY PLAN": [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, values);
+        return r.rows[0]!["QUERY PLAN"][0].Plan;
+      };
+      interface PlanNode {
+        "Node Type": string;
+        "Relation Name"?: string;
+        "Actual Rows": number;
+        "Actual Loops": number;
+        Plans?: PlanNode[];
+      }
+      const rowsRead = (node: PlanNode, table: string): number =>
+        (node["Relation Name"] === table ? node["Actual Rows"] * node["Actual Loops"] : 0) + (node.Plans ?? []).reduce((n, p) => n + rowsRead(p, table), 0);
+      const pageOf = async (cursor: number) => {
+        const plan = await explain(SQL.pending, [b.sessionId, cursor, 100]);
+        const after = await explain(SQL.pendingCreatedAfter, [b.sessionId, cursor, 100, 0]);
+        return [plan, after].map((p) => [rowsRead(p, "mailbox"), rowsRead(p, "messages")]);
+      };
+      const backlog = await store.pendingMessages(b.userId, b.sessionId, 0, 10_000);
+      assert.equal(backlog.length, 4000);
+      for (const cursor of [0, backlog[2000]!.seq]) {
+        for (const [mailbox, messages] of await pageOf(cursor)) {
+          assert.ok(mailbox <= 101, `read ${mailbox} mailbox rows for a page of 100 (cursor ${cursor})`);
+          assert.ok(messages <= 101, `read ${messages} message rows for a page of 100 (cursor ${cursor})`);
+        }
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("acceptMessages is a fixed number of statements, whatever the batch size", async () => {
+    const schema = fresh();
+    const store = open(schema);
+    try {
+      await store.migrate();
+      const a = await user(store);
+      const recipients = await Promise.all(Array.from({ length: 5 }, () => user(store)));
+      const conv = randomUUID();
+      await store.createConversation({ conversationId: conv, category: "GROUP", creatorId: a.userId, name: "g", announcement: "", codeId: "" }, [
+        { userId: a.userId, role: "OWNER" },
+        ...recipients.map((r) => ({ userId: r.userId, role: "" as const })),
+      ]);
+      const count = async (n: number) => {
+        let queries = 0;
+        const original = pg.Client.prototype.query;
+        pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+          queries++;
+          return (original as (...a: unknown[]) => unknown).apply(this, args);
+        } as typeof original;
+        try {
+          const out = await store.acceptMessages(Array.from({ length: n }, () => message(a, conv, recipients.map((r) => r.userId))));
+          assert.equal(out.filter((o) => o.kind === "created").length, n);
+        } finally {
+          pg.Client.prototype.query = original;
+        }
+        return queries;
+      };
+      const one = await count(1);
+      const many = await count(200);
+      assert.equal(many, one, `statements for 1 message: ${one}, for 200: ${many}`);
+      assert.ok(one <= 6, `BEGIN, insert messages, insert statuses, lock, insert mailbox, COMMIT: got ${one}`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("two nodes writing to one session at once: a reader paging by seq never skips a row", async () => {
+    const schema = fresh();
+    const node1 = open(schema, 4);
+    const node2 = open(schema, 4);
+    const reader = open(schema, 2);
+    try {
+      await node1.migrate();
+      const a = await user(node1);
+      const b = await user(node1);
+      const conv = randomUUID();
+      await node1.createConversation({ conversationId: conv, category: "CONTACT", creatorId: a.userId, name: "", announcement: "", codeId: "" }, [
+        { userId: a.userId, role: "" },
+        { userId: b.userId, role: "" },
+      ]);
+      const sent = new Set<string>();
+      let writing = true;
+      const writer = async (store: PostgresStore) => {
+        for (let i = 0; i < 60; i++) {
+          const batch = Array.from({ length: 1 + (i % 5) }, () => message(a, conv, [b.userId]));
+          for (const m of batch) sent.add(m.messageId);
+          await store.acceptMessages(batch);
+        }
+      };
+      // The reader behaves like Connection.pump: cursor = last seq seen, never goes back.
+      const seen: string[] = [];
+      const read = async () => {
+        let cursor = 0;
+        for (;;) {
+          const done = !writing;
+          const rows = await reader.pendingMessages(b.userId, b.sessionId, cursor, 50);
+          for (const r of rows) {
+            seen.push(r.message.messageId);
+            cursor = r.seq;
+          }
+          if (done && rows.length === 0) return;
+        }
+      };
+      const reading = read();
+      await Promise.all([writer(node1), writer(node2), writer(node1), writer(node2)]);
+      writing = false;
+      await reading;
+      assert.equal(seen.length, sent.size, "every row seen exactly once");
+      assert.deepEqual(new Set(seen), sent);
+    } finally {
+      await Promise.all([node1.close(), node2.close(), reader.close()]);
+    }
+  });
+
+  it("non-UUID ids in lookups find nothing instead of failing", async () => {
+    const schema = fresh();
+    const store = open(schema);
+    try {
+      await store.migrate();
+      assert.equal(await store.getUser("not-a-uuid"), undefined);
+      assert.equal(await store.getConversation("x"), undefined);
+      assert.equal(await store.getMessage(""), undefined);
+      assert.deepEqual(await store.getUsers(["x", "y"]), []);
+      assert.deepEqual(await store.pendingMessages("x", "y", 0, 10), []);
+      assert.deepEqual(await store.acknowledge(randomUUID(), randomUUID(), [{ messageId: "nope", status: "READ" }]), [{ kind: "unknown", messageId: "nope" }]);
+    } finally {
+      await store.close();
+    }
+  });
+});
