@@ -1,3 +1,5 @@
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { parseCompression } from "@openblaze/protocol";
 import type { ServerConfig } from "@openblaze/server";
 
@@ -11,6 +13,18 @@ export interface ServeFlags {
   compression?: string;
   logLevel?: string;
   maxButtons?: string;
+  webDir?: string;
+  dev?: boolean;
+  drainDelay?: string;
+}
+
+/** The web chat built by `npm run build` (packages/web/dist/app), when that package is installed. */
+export function bundledWebDir(): string | undefined {
+  try {
+    return join(dirname(createRequire(import.meta.url).resolve("@openblaze/web/package.json")), "dist", "app");
+  } catch {
+    return undefined;
+  }
 }
 
 function int(name: string, text: string | undefined): number | undefined {
@@ -35,5 +49,14 @@ export function serverConfigFrom(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
     logLevel: pick(flags.logLevel, "LOG_LEVEL") as ServerConfig["logLevel"] | undefined,
   };
   if (compression !== undefined) config.compression = parseCompression(compression);
+  config.drainDelayMs = int("drain-delay", pick(flags.drainDelay, "DRAIN_DELAY_MS"));
+  // Abuse limits (RELIABILITY.md §6), environment only; 0 turns the last two off.
+  config.rateLimitPerMinute = int("OPENBLAZE_RATE_LIMIT_PER_MINUTE", env.OPENBLAZE_RATE_LIMIT_PER_MINUTE);
+  config.maxRequestsPerSecond = int("OPENBLAZE_MAX_REQUESTS_PER_SECOND", env.OPENBLAZE_MAX_REQUESTS_PER_SECOND);
+  config.maxSocketsPerSession = int("OPENBLAZE_MAX_SOCKETS_PER_SESSION", env.OPENBLAZE_MAX_SOCKETS_PER_SESSION);
+  // "none" turns the web chat off; by default the bundled build is served when present.
+  const webDir = pick(flags.webDir, "WEB_DIR");
+  config.webDir = webDir === "none" ? "" : (webDir ?? bundledWebDir());
+  config.dev = flags.dev === true || /^(1|true|yes|on)$/i.test(env.OPENBLAZE_DEV ?? "");
   return config;
 }

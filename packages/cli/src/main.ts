@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { Command, Option } from "commander";
 import { createServer, redactUrl } from "@openblaze/server";
 import { createAccountKeystore } from "./accounts.js";
@@ -6,6 +8,11 @@ import { serverConfigFrom, type ServeFlags } from "./config-from-env.js";
 import { registerListen } from "./commands/listen.js";
 import { registerSend } from "./commands/send.js";
 import { registerUpload } from "./commands/upload.js";
+import { registerConversationAdmin } from "./commands/conversation-admin.js";
+import { registerMessageAdmin } from "./commands/message-admin.js";
+import { registerSessionAdmin } from "./commands/session-admin.js";
+import { registerStats } from "./commands/stats.js";
+import { registerUserAdmin } from "./commands/user-admin.js";
 
 const program = new Command()
   .name("openblaze")
@@ -23,6 +30,9 @@ program
   .option("--public-url <url>", "base URL for attachment links (default: from each request's Host)")
   .option("--compression <mode>", "outbound frames: gzip, gzip:1..gzip:9, or stored (env OPENBLAZE_COMPRESSION)")
   .option("--max-buttons <n>", "APP_BUTTON_GROUP button limit, 1..18 (default 6)")
+  .option("--web-dir <dir>", "built web chat served at / (default: the bundled one; none = off) (env OPENBLAZE_WEB_DIR)")
+  .option("--dev", "development mode: anyone may create an account, e.g. from the web chat (env OPENBLAZE_DEV=1)")
+  .option("--drain-delay <ms>", "on SIGTERM, answer /readyz 503 this long before closing sockets (env OPENBLAZE_DRAIN_DELAY_MS; default 0)")
   .addOption(new Option("--log-level <level>", "log level (env OPENBLAZE_LOG_LEVEL)").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
   .action(async (flags: ServeFlags) => {
     const server = createServer(serverConfigFrom(flags));
@@ -31,7 +41,9 @@ program
       `openblaze listening on ${addr.httpUrl} (WebSocket ${addr.wsUrl})\n` +
         `data in ${server.config.dataDir}` +
         (server.config.database === "sqlite" ? "" : ` (database ${redactUrl(server.config.database)}, bus ${redactUrl(server.config.bus)})`) +
-        "\n",
+        "\n" +
+        (server.config.webDir && existsSync(join(server.config.webDir, "index.html")) ? `web chat at ${addr.httpUrl}/\n` : "") +
+        (server.config.dev ? "dev mode: anyone may create an account (POST /dev/signup)\n" : ""),
     );
     let stopping = false;
     const stop = (signal: string) => {
@@ -70,6 +82,11 @@ user
 registerListen(program);
 registerSend(program);
 registerUpload(program);
+registerUserAdmin(user);
+registerSessionAdmin(program);
+registerConversationAdmin(program);
+registerMessageAdmin(program);
+registerStats(program);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`openblaze: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -18,6 +18,13 @@ describe("serve configuration: flags, then OPENBLAZE_* environment, then default
     assert.equal(defaults.bus, "local");
   });
 
+  it("--drain-delay and OPENBLAZE_DRAIN_DELAY_MS set drainDelayMs (default 0)", () => {
+    assert.equal(serverConfigFrom({ drainDelay: "5000" }, { OPENBLAZE_DRAIN_DELAY_MS: "1" }).drainDelayMs, 5000);
+    assert.equal(serverConfigFrom({}, { OPENBLAZE_DRAIN_DELAY_MS: "2500" }).drainDelayMs, 2500);
+    assert.equal(resolveConfig(serverConfigFrom({}, {})).drainDelayMs, 0);
+    assert.throws(() => serverConfigFrom({ drainDelay: "soon" }, {}), /drain-delay/);
+  });
+
   it("refuses a database or bus it does not know, naming it", () => {
     assert.throws(() => resolveConfig({ database: "mysql://x" }), /database must be "sqlite" or a postgres:\/\/ URL/);
     assert.throws(() => resolveConfig({ bus: "nats://x" }), /bus must be "local" or a redis:\/\/ URL/);

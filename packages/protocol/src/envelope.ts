@@ -31,10 +31,14 @@ export function parseRequestEnvelope(value: unknown): RequestEnvelope {
   return { id: v.id, action: v.action, params };
 }
 
-/** The id of a frame we could not parse fully, so an error reply can still be correlated. */
+/**
+ * The id of a frame we could not parse fully, so an error reply can still be correlated. An empty
+ * id correlates nothing: the caller then answers under a fresh id (never `"id":""`).
+ */
 export function salvageId(value: unknown): string | undefined {
-  if (typeof value === "object" && value !== null && typeof (value as { id?: unknown }).id === "string") {
-    return (value as { id: string }).id;
+  if (typeof value === "object" && value !== null) {
+    const id = (value as { id?: unknown }).id;
+    if (typeof id === "string" && id !== "") return id;
   }
   return undefined;
 }

@@ -9,3 +9,4 @@ export * from "./keys.js";
 export * from "./keystore.js";
 export * from "./token.js";
 export * from "./categories.js";
+export * from "./conversation-id.js";

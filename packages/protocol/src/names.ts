@@ -60,6 +60,15 @@ export const SYSTEM_USER_ID = "00000000-0000-0000-0000-000000000000";
 /** Subprotocols official clients offer; the server echoes whichever it sees first. */
 export const KNOWN_SUBPROTOCOLS = ["Mixin-Blaze-1", "MixinBot-Blaze-1", "Mixin-OAuth-1", "Mixin-Notification-Extension-1"] as const;
 
+/**
+ * openblaze extension for browsers, which cannot set `Authorization` on a WebSocket: the Bearer
+ * token may ride as an extra `Sec-WebSocket-Protocol` value `openblaze.token.<jwt>` (offered beside
+ * `Mixin-Blaze-1`, which is the one echoed) or as the `access_token` query parameter. The token is
+ * signed exactly as for the header: `sig = sha256("GET/")`, whatever the query.
+ */
+export const BROWSER_TOKEN_SUBPROTOCOL_PREFIX = "openblaze.token.";
+export const ACCESS_TOKEN_QUERY_PARAM = "access_token";
+
 export const Limits = {
   /** Compressed WS frame cap, checked before inflating. */
   MAX_FRAME_BYTES: 128 * 1024,

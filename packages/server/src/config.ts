@@ -52,6 +52,24 @@ export interface ServerConfig {
   maxRequestsPerSecond: number;
   /** Open sockets per session; a socket beyond it gets ERROR 429 and close 1008. 0 = unlimited. */
   maxSocketsPerSession: number;
+  /**
+   * Directory of the built web chat (packages/web/dist/app), served at `/` and `/assets/*`;
+   * undefined or "" serves none (`GET /` is then a 404 as before). WebSocket upgrades at `/` are
+   * unaffected either way.
+   */
+  webDir: string | undefined;
+  /** Development mode: anyone may create an account (`POST /dev/signup`, the web chat's sign-up). */
+  dev: boolean;
+  /**
+   * Graceful stop (SIGTERM): `/readyz` answers 503 for this long while the node still serves, so a
+   * load balancer takes it out before its sockets close. 0 = close at once.
+   */
+  drainDelayMs: number;
+  /**
+   * How often each node reads the revocation log in the background to close sockets of revoked
+   * sessions and disabled users (new tokens are checked against the log on every authentication).
+   */
+  revocationPollMs: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
@@ -79,6 +97,10 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   logLevel: "info",
   maxRequestsPerSecond: 10_000,
   maxSocketsPerSession: 16,
+  webDir: undefined,
+  dev: false,
+  drainDelayMs: 0,
+  revocationPollMs: 1000,
 });
 
 export function resolveConfig(partial: Partial<ServerConfig> = {}): Readonly<ServerConfig> {

@@ -9,3 +9,6 @@ export { RedisBus, parseRedisUrl, type RedisBusOptions } from "./bus/redis-bus.j
 export { openBus } from "./bus/open-bus.js";
 export { FsBlobStore, type BlobStore } from "./blobs/blob-store.js";
 export { UserService, type CreatedAccount } from "./core/users.js";
+export { Metrics, AUTH_FAILURE_REASONS, type MetricsSources } from "./metrics.js";
+export { parsePrometheusText, samplesOf, sumOf, byLabel, histogramQuantile, type PromSample } from "./metrics-text.js";
+export { RevocationLog } from "./core/revocations.js";

@@ -9,6 +9,7 @@ import { GroupCommitter } from "./core/group-commit.js";
 import { MessagingService } from "./core/messaging.js";
 import { RateLimiter } from "./core/rate-limit.js";
 import { UserService } from "./core/users.js";
+import { Metrics } from "./metrics.js";
 import type { Store } from "./store/store.js";
 
 /** Everything the transports call into, wired once per server. */
@@ -22,14 +23,20 @@ export interface Services {
   conversations: ConversationService;
   users: UserService;
   attachments: AttachmentService;
+  metrics: Metrics;
 }
 
 export function createServices(config: Readonly<ServerConfig>, store: Store, bus: Bus, blobs: BlobStore): Services {
-  const committer = new GroupCommitter(store, config.maxCommitBatch);
-  const messaging = new MessagingService(store, bus, committer, new RateLimiter(config.rateLimitPerMinute), {
-    ...DEFAULT_PAYLOAD_RULES,
-    maxButtons: config.maxButtons,
-  });
+  const metrics = new Metrics();
+  const committer = new GroupCommitter(store, config.maxCommitBatch, metrics);
+  const messaging = new MessagingService(
+    store,
+    bus,
+    committer,
+    new RateLimiter(config.rateLimitPerMinute),
+    { ...DEFAULT_PAYLOAD_RULES, maxButtons: config.maxButtons },
+    metrics,
+  );
   return {
     config,
     store,
@@ -40,5 +47,6 @@ export function createServices(config: Readonly<ServerConfig>, store: Store, bus
     conversations: new ConversationService(store, messaging),
     users: new UserService(store),
     attachments: new AttachmentService(store, blobs, config.maxAttachmentBytes),
+    metrics,
   };
 }

@@ -83,7 +83,7 @@ describe("PostgresStore specifics", () => {
           (r) => r.t,
         );
       const before = await tables();
-      assert.deepEqual(before, ["attachments", "conversations", "mailbox", "message_status", "messages", "meta", "participants", "schema_migrations", "sessions", "users"]);
+      assert.deepEqual(before, ["attachments", "conversations", "mailbox", "message_status", "messages", "meta", "participants", "revocations", "schema_migrations", "sessions", "users"]);
       await stores[1]!.migrate();
       assert.deepEqual(await tables(), before);
     } finally {

@@ -891,6 +891,160 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       });
     });
 
+    // ------------------------------------------------------------------------------ operations
+    describe("operations: users, sessions, revocations, mailbox depth", () => {
+      test("ping resolves on a working store", async (store) => {
+        await store.ping();
+      });
+
+      test("new users are not disabled; listUsers pages in identity-number order", async (store) => {
+        const made = [];
+        for (let i = 0; i < 5; i++) made.push(await makeUser(store, `u${i}`));
+        const all = await store.listUsers(100);
+        assert.deepEqual(all.map((u) => u.userId), made.map((u) => u.userId));
+        for (const u of all) {
+          assert.equal(u.disabled, false);
+          assert.deepEqual(u, await store.getUser(u.userId));
+        }
+        assert.deepEqual((await store.listUsers(2)).map((u) => u.userId), made.slice(0, 2).map((u) => u.userId));
+        assert.deepEqual((await store.listUsers(2, 3)).map((u) => u.userId), made.slice(3, 5).map((u) => u.userId));
+        assert.deepEqual(await store.listUsers(10, 5), []);
+      });
+
+      test("addSession gives an existing user a second working session; unknown users get none", async (store) => {
+        const { a, b, conv } = await world(store);
+        const key = randomBytes(32);
+        const sessionId = randomUUID();
+        const added = await store.addSession(b.userId, { sessionId, publicKey: key });
+        assert.ok(added);
+        assert.equal(added.userId, b.userId);
+        assert.equal(added.sessionId, sessionId);
+        assert.deepEqual(added.publicKey, key);
+        assert.deepEqual(await store.getSession(b.userId, sessionId), added);
+        assert.deepEqual(sorted((await store.listSessions([b.userId])).map((s) => s.sessionId)), sorted([b.sessionId, sessionId]));
+        // Mail from now on reaches both sessions.
+        const m = await acceptOne(store, newMessage(a, conv, [b]));
+        assert.deepEqual(await pendingIds(store, b), [m.messageId]);
+        assert.deepEqual(await pendingIds(store, { ...b, sessionId }), [m.messageId]);
+        assert.equal(await store.addSession(randomUUID(), { sessionId: randomUUID(), publicKey: randomBytes(32) }), undefined);
+      });
+
+      test("revokeSession deletes the session and its mailbox rows and logs one revocation", async (store) => {
+        const { a, b, c, conv } = await world(store);
+        const second = { ...b, sessionId: randomUUID(), publicKey: randomBytes(32) };
+        await store.addSession(b.userId, { sessionId: second.sessionId, publicKey: second.publicKey });
+        const m = await acceptOne(store, newMessage(a, conv, [b, c]));
+        assert.equal(await store.lastRevocationSeq(), 0, "no revocations yet");
+
+        const revoked = await store.revokeSession(b.sessionId);
+        assert.ok(revoked);
+        assert.equal(revoked.userId, b.userId);
+        assert.equal(revoked.sessionId, b.sessionId);
+        assert.equal(await store.getSession(b.userId, b.sessionId), undefined, "the session is gone");
+        assert.deepEqual(await pending(store, b), [], "its mailbox rows are gone");
+        assert.deepEqual(await pendingIds(store, second), [m.messageId], "the user's other session keeps its rows");
+        assert.deepEqual(await pendingIds(store, c), [m.messageId], "other users keep theirs");
+        assert.deepEqual((await store.listSessions([b.userId])).map((s) => s.sessionId), [second.sessionId]);
+
+        const log = await store.revocationsAfter(0, 10);
+        assert.equal(log.length, 1);
+        assert.equal(log[0]!.userId, b.userId);
+        assert.equal(log[0]!.sessionId, b.sessionId);
+        assert.ok(log[0]!.seq > 0);
+        assert.ok(Number.isSafeInteger(log[0]!.createdAt) && log[0]!.createdAt > 1e15, "createdAt in microseconds");
+        assert.equal(await store.lastRevocationSeq(), log[0]!.seq);
+
+        // New mail skips the revoked session; revoking again or an unknown session changes nothing.
+        const later = await acceptOne(store, newMessage(a, conv, [b]));
+        assert.deepEqual(await pending(store, b), []);
+        assert.deepEqual(await pendingIds(store, second), [m.messageId, later.messageId]);
+        assert.equal(await store.revokeSession(b.sessionId), undefined);
+        assert.equal(await store.revokeSession(randomUUID()), undefined);
+        assert.equal((await store.revocationsAfter(0, 10)).length, 1);
+        assert.ok(await store.getUser(b.userId), "the user itself stays");
+      });
+
+      test("setUserDisabled flips the flag; disabling logs a whole-user revocation, enabling does not", async (store) => {
+        const a = await makeUser(store, "a");
+        const b = await makeUser(store, "b");
+        assert.equal(await store.setUserDisabled(a.userId, true), true);
+        assert.equal((await store.getUser(a.userId))?.disabled, true);
+        assert.equal((await store.getUser(b.userId))?.disabled, false, "other users untouched");
+        assert.equal((await store.getUsers([a.userId]))[0]?.disabled, true);
+        assert.ok(await store.getSession(a.userId, a.sessionId), "sessions are kept (the user may be enabled again)");
+        const log = await store.revocationsAfter(0, 10);
+        assert.deepEqual(log.map((r) => [r.userId, r.sessionId]), [[a.userId, ""]]);
+
+        assert.equal(await store.setUserDisabled(a.userId, false), true);
+        assert.equal((await store.getUser(a.userId))?.disabled, false);
+        assert.equal((await store.revocationsAfter(0, 10)).length, 1, "enabling logs nothing");
+        assert.equal(await store.setUserDisabled(randomUUID(), true), false, "unknown user");
+        assert.equal((await store.revocationsAfter(0, 10)).length, 1);
+      });
+
+      test("revocationsAfter is a cursor over the log in seq order; limit caps a page", async (store) => {
+        const users = [];
+        for (let i = 0; i < 4; i++) users.push(await makeUser(store, `u${i}`));
+        await store.revokeSession(users[0]!.sessionId);
+        await store.setUserDisabled(users[1]!.userId, true);
+        await store.revokeSession(users[2]!.sessionId);
+        await store.setUserDisabled(users[3]!.userId, true);
+        const log = await store.revocationsAfter(0, 100);
+        assert.deepEqual(
+          log.map((r) => [r.userId, r.sessionId]),
+          [
+            [users[0]!.userId, users[0]!.sessionId],
+            [users[1]!.userId, ""],
+            [users[2]!.userId, users[2]!.sessionId],
+            [users[3]!.userId, ""],
+          ],
+        );
+        assertStrictlyIncreasing(log.map((r) => r.seq), "revocation seq");
+        assert.equal(await store.lastRevocationSeq(), log[3]!.seq);
+        assert.deepEqual(await store.revocationsAfter(log[1]!.seq, 100), log.slice(2));
+        assert.deepEqual(await store.revocationsAfter(log[0]!.seq, 2), log.slice(1, 3));
+        assert.deepEqual(await store.revocationsAfter(log[3]!.seq, 100), []);
+      });
+
+      test("pendingCount counts unacked mailbox rows, in all or for one user's sessions", async (store) => {
+        const { a, b, c, d, conv } = await world(store);
+        assert.equal(await store.pendingCount(), 0);
+        const second = { ...b, sessionId: randomUUID() };
+        await store.addSession(b.userId, { sessionId: second.sessionId, publicKey: randomBytes(32) });
+        const m1 = await acceptOne(store, newMessage(a, conv, [b, c]));
+        await acceptOne(store, newMessage(a, conv, [b]));
+        assert.equal(await store.pendingCount(), 5, "b: 2 messages x 2 sessions, c: 1");
+        assert.equal(await store.pendingCount(b.userId), 4);
+        assert.equal(await store.pendingCount(c.userId), 1);
+        assert.equal(await store.pendingCount(d.userId), 0);
+        assert.equal(await store.pendingCount(randomUUID()), 0);
+        await store.acknowledge(c.userId, c.sessionId, [{ messageId: m1.messageId, status: "READ" }]);
+        await store.acknowledge(b.userId, b.sessionId, [{ messageId: m1.messageId, status: "DELIVERED" }]);
+        assert.equal(await store.pendingCount(), 3);
+        assert.equal(await store.pendingCount(c.userId), 0);
+        await store.revokeSession(second.sessionId);
+        assert.equal(await store.pendingCount(b.userId), 1);
+        assert.equal(await store.pendingCount(), 1);
+      });
+
+      test("disabled flags and the revocation log survive a reopen", async (store, { opened, t, reopen }) => {
+        if (!opened.reopen) return t.skip("this backend cannot reopen");
+        const a = await makeUser(store, "a");
+        const b = await makeUser(store, "b");
+        await store.setUserDisabled(a.userId, true);
+        await store.revokeSession(b.sessionId);
+        const log = await store.revocationsAfter(0, 10);
+        const again = await reopen();
+        assert.equal((await again.getUser(a.userId))?.disabled, true);
+        assert.deepEqual(await again.revocationsAfter(0, 10), log);
+        assert.equal(await again.lastRevocationSeq(), log[1]!.seq);
+        const c = await makeUser(again, "c");
+        await again.revokeSession(c.sessionId);
+        const [next] = await again.revocationsAfter(log[1]!.seq, 10);
+        assert.ok(next && next.seq > log[1]!.seq, "revocation seqs are not reused after a reopen");
+      });
+    });
+
     // ------------------------------------------------------------------------------ restart
     describe("durability", () => {
       test("everything survives a reopen, and seq numbers are not reused after it", async (store, { opened, t, reopen }) => {

@@ -1,3 +1,4 @@
+import type { Metrics } from "../metrics.js";
 import type { AcceptOutcome, NewMessage, Store } from "../store/store.js";
 
 interface Waiter {
@@ -18,6 +19,7 @@ export class GroupCommitter {
   constructor(
     private readonly store: Store,
     private readonly maxBatch: number,
+    private readonly metrics?: Metrics,
   ) {}
 
   submit(items: readonly NewMessage[]): Promise<AcceptOutcome[]> {
@@ -49,14 +51,17 @@ export class GroupCommitter {
         take.push(w);
         n += w.items.length;
       }
+      const started = performance.now();
       try {
         const outcomes = await this.store.acceptMessages(take.flatMap((w) => w.items));
+        this.metrics?.committed((performance.now() - started) / 1000, outcomes);
         let at = 0;
         for (const w of take) {
           w.resolve(outcomes.slice(at, at + w.items.length));
           at += w.items.length;
         }
       } catch (e) {
+        this.metrics?.commitFailed();
         for (const w of take) w.reject(e);
       }
     }

@@ -15,6 +15,7 @@ import {
   type PayloadRules,
 } from "@openblaze/protocol";
 import type { Bus } from "../bus/bus.js";
+import type { Metrics } from "../metrics.js";
 import type { AckInput, Conversation, NewMessage, StoredMessage, Store } from "../store/store.js";
 import type { GroupCommitter } from "./group-commit.js";
 import type { Identity } from "./identity.js";
@@ -35,6 +36,7 @@ export class MessagingService {
     private readonly committer: GroupCommitter,
     private readonly limiter: RateLimiter,
     private readonly rules: PayloadRules,
+    private readonly metrics?: Metrics,
   ) {}
 
   /** CREATE_MESSAGE and single-object POST /messages. */
@@ -145,6 +147,7 @@ export class MessagingService {
   async acknowledge(who: Identity, items: unknown, max = Limits.MAX_BATCH): Promise<void> {
     const acks = parseAcks(items, max);
     const outcomes = await this.store.acknowledge(who.userId, who.sessionId, acks);
+    this.metrics?.acked(outcomes, acks);
     for (const o of outcomes) {
       if (o.kind !== "advanced" || o.senderId === who.userId) continue;
       this.bus.publish({

@@ -1,4 +1,4 @@
-import { BlazeError, ErrorCodes, decodeBase64Lenient, generateEd25519, invalidField, isUuid, newUuid } from "@openblaze/protocol";
+import { BlazeError, ErrorCodes, decodeBase64Lenient, generateEd25519, invalidField, isUuid, newUuid, privateKeyFromSeed, rawPublicKey } from "@openblaze/protocol";
 import type { Store, User } from "../store/store.js";
 import type { Identity } from "./identity.js";
 
@@ -18,6 +18,16 @@ function requireName(v: unknown): string {
   }
   return v;
 }
+
+function requireSessionSecret(v: unknown): Buffer {
+  if (typeof v !== "string") throw invalidField("session_secret", "session_secret is required");
+  const publicKey = decodeBase64Lenient(v, "session_secret");
+  if (publicKey.length !== 32) throw invalidField("session_secret", "session_secret must be a base64url Ed25519 public key");
+  return publicKey;
+}
+
+/** Meta key of the server's Ed25519 seed, whose public half official keystores carry (the CLI's too). */
+const SERVER_KEY_META = "server_key_seed";
 
 export class UserService {
   constructor(private readonly store: Store) {}
@@ -59,11 +69,42 @@ export class UserService {
     if (!caller.isBot) throw new BlazeError(ErrorCodes.FORBIDDEN, { reason: "only bots can create network users" });
     const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
     const fullName = requireName(b.full_name);
-    if (typeof b.session_secret !== "string") throw invalidField("session_secret", "session_secret is required");
-    const publicKey = decodeBase64Lenient(b.session_secret, "session_secret");
-    if (publicKey.length !== 32) throw invalidField("session_secret", "session_secret must be a base64url Ed25519 public key");
+    const publicKey = requireSessionSecret(b.session_secret);
     const sessionId = newUuid();
     const user = await this.store.createUser({ userId: newUuid(), fullName, isBot: false, ownerId: who.userId }, { sessionId, publicKey });
     return { user, sessionId, publicKey };
+  }
+
+  /**
+   * Self-signup, offered only in dev mode (POST /dev/signup). With `session_secret` (a base64url
+   * Ed25519 public key) the private key never leaves the caller; without it the server makes one.
+   */
+  async signup(body: unknown): Promise<CreatedAccount> {
+    const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+    const fullName = requireName(b.full_name);
+    if (b.session_secret === undefined || b.session_secret === null) return this.createAccount(fullName, false);
+    const publicKey = requireSessionSecret(b.session_secret);
+    const sessionId = newUuid();
+    const user = await this.store.createUser({ userId: newUuid(), fullName, isBot: false, ownerId: "" }, { sessionId, publicKey });
+    return { user, sessionId, publicKey };
+  }
+
+  /**
+   * Key rotation (operator, CLI `session add`): a new session with a server-generated key for an
+   * existing user. The old sessions keep working until revoked.
+   */
+  async addSession(userId: string): Promise<CreatedAccount> {
+    const user = await this.store.getUser(userId);
+    if (!user) throw new BlazeError(ErrorCodes.USER_NOT_FOUND, { field: "user_id", reason: `no user ${userId}` });
+    const keys = generateEd25519();
+    const session = await this.store.addSession(userId, { sessionId: newUuid(), publicKey: keys.publicKey });
+    if (!session) throw new BlazeError(ErrorCodes.USER_NOT_FOUND, { field: "user_id", reason: `no user ${userId}` });
+    return { user, sessionId: session.sessionId, seed: keys.seed, publicKey: keys.publicKey };
+  }
+
+  /** Hex public key of the server's own Ed25519 key (made once per database), for keystores. */
+  async serverPublicKey(): Promise<string> {
+    const seed = await this.store.setMetaIfAbsent(SERVER_KEY_META, generateEd25519().seed.toString("hex"));
+    return rawPublicKey(privateKeyFromSeed(Buffer.from(seed, "hex"))).toString("hex");
   }
 }

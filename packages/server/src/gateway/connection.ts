@@ -19,6 +19,7 @@ import {
 import type { ServerConfig } from "../config.js";
 import type { Identity } from "../core/identity.js";
 import type { MessagingService } from "../core/messaging.js";
+import type { Metrics } from "../metrics.js";
 import { sendAckView } from "../core/views.js";
 import type { Store } from "../store/store.js";
 import type { PushFrameCache } from "./frame-cache.js";
@@ -32,6 +33,7 @@ export interface ConnectionDeps {
   messaging: MessagingService;
   frames: PushFrameCache;
   log: Logger;
+  metrics?: Metrics;
 }
 
 /**
@@ -90,6 +92,7 @@ export class Connection {
       if (!isBinary) throw badRequest("text frames are not supported; send gzip in binary frames");
       raw = decodeFrame(data, this.deps.config.frameLimits);
       const req = parseRequestEnvelope(raw);
+      this.deps.metrics?.frameIn(req.action);
       this.badFrames = 0;
       this.admission = this.admission.then(() => this.handle(req.id, req.action, req.params));
     } catch (e) {
@@ -195,6 +198,7 @@ export class Connection {
           if (!this.canSend()) return void (this.pumpAgain = true);
           const source = row.seq <= this.backlogHighSeq ? Sources.LIST_PENDING_MESSAGES : Sources.CREATE_MESSAGE;
           this.sendFrame(this.deps.frames.get(row.message, source));
+          this.deps.metrics?.delivered(row.message.createdAt, source === Sources.CREATE_MESSAGE);
           this.cursor = row.seq;
         }
         if (rows.length < PAGE) break;
@@ -232,6 +236,7 @@ export class Connection {
     if (this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(encodeFrame(message, this.deps.config.compression), { binary: true }, this.flushed);
     this.backpressure.afterSend();
+    this.deps.metrics?.frameOut(message.action, message.error?.code);
   }
 
   private toError(e: unknown): BlazeError {

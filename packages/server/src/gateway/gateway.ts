@@ -5,8 +5,10 @@ import { Actions, BlazeError, ErrorCodes, KNOWN_SUBPROTOCOLS, encodeFrame, newUu
 import type { Bus, BusEvent } from "../bus/bus.js";
 import type { Authenticator } from "../core/auth.js";
 import type { Identity } from "../core/identity.js";
+import type { Revocation } from "../store/store.js";
 import { Connection, type ConnectionDeps } from "./connection.js";
 import { SessionSocketCounter } from "./limits.js";
+import { upgradeAuthorization } from "./upgrade-auth.js";
 
 /**
  * The Blaze WebSocket endpoint at `/`, sharing the HTTP port (ws in noServer mode). Auth failures
@@ -60,7 +62,7 @@ export class Gateway {
     }
     socket.on("error", (err) => this.deps.log.debug({ err }, "upgrade socket error"));
     this.auth
-      .authenticate({ authorization: req.headers.authorization, method: "GET", uri: "/", body: "" })
+      .authenticate({ authorization: upgradeAuthorization(req), method: "GET", uri: "/", body: "" })
       .then(
         (who) => this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, who)),
         (e: unknown) => this.wss.handleUpgrade(req, socket, head, (ws) => this.refuse(ws, e)),
@@ -72,6 +74,8 @@ export class Gateway {
     if (!(e instanceof BlazeError)) this.deps.log.error({ err: e }, "auth failed unexpectedly");
     // debug, not info: a reconnect storm with a bad token (client-anchors.md §2.3) would flood the log.
     this.deps.log.debug({ reason: error.extra?.reason, code: error.code }, "websocket refused");
+    this.deps.metrics?.authFailed(error.extra?.reason, "ws", error.code);
+    this.deps.metrics?.frameOut(Actions.ERROR, error.code);
     ws.send(encodeFrame({ id: newUuid(), action: Actions.ERROR, error: error.toJSON() }, this.deps.config.compression), { binary: true });
     ws.close(1008, error.code === ErrorCodes.UNAUTHORIZED ? "unauthorized" : "refused");
   }
@@ -79,6 +83,8 @@ export class Gateway {
   private accept(ws: WebSocket, who: Identity): void {
     // An upgrade whose auth finished after close() began: nothing would ever close it.
     if (this.closed) return void ws.close(1001, "server shutting down");
+    // Revoked between its authentication and now (the revocation's sockets were closed already).
+    if (this.auth.isRevoked(who)) return this.refuse(ws, new BlazeError(ErrorCodes.UNAUTHORIZED, { reason: "session revoked" }));
     if (!this.perSession.tryAdd(who.sessionId)) {
       const max = this.deps.config.maxSocketsPerSession;
       return this.refuse(ws, new BlazeError(ErrorCodes.TOO_MANY_REQUESTS, { reason: `more than ${max} open sockets for this session` }));
@@ -88,7 +94,9 @@ export class Gateway {
     if (!set) this.byUser.set(who.userId, (set = new Set()));
     set.add(conn);
     ws.on("error", (err) => this.deps.log.debug({ err, userId: who.userId }, "websocket error"));
-    ws.on("close", () => {
+    this.deps.metrics?.connected();
+    ws.on("close", (code) => {
+      this.deps.metrics?.disconnected(code);
       this.perSession.remove(who.sessionId);
       set.delete(conn);
       if (set.size === 0 && this.byUser.get(who.userId) === set) this.byUser.delete(who.userId);
@@ -163,6 +171,26 @@ export class Gateway {
         else if (c.ws.readyState === c.ws.OPEN) c.ws.ping();
       }
     }
+  }
+
+  /**
+   * A session was revoked, or (sessionId "") its user disabled: each of its open sockets gets one
+   * ERROR 401 frame and close 1008, like a refused token (protocol.md decision 1).
+   */
+  closeRevoked(r: Pick<Revocation, "userId" | "sessionId">): number {
+    const reason = r.sessionId === "" ? "account disabled" : "session revoked";
+    let n = 0;
+    for (const c of this.byUser.get(r.userId) ?? []) {
+      if (r.sessionId !== "" && c.who.sessionId !== r.sessionId) continue;
+      if (c.ws.readyState !== c.ws.OPEN) continue;
+      const error = new BlazeError(ErrorCodes.UNAUTHORIZED, { reason });
+      c.ws.send(encodeFrame({ id: newUuid(), action: Actions.ERROR, error: error.toJSON() }, this.deps.config.compression), { binary: true });
+      this.deps.metrics?.frameOut(Actions.ERROR, error.code);
+      c.ws.close(1008, "unauthorized");
+      n++;
+    }
+    if (n > 0) this.deps.log.info({ userId: r.userId, sessionId: r.sessionId || undefined, sockets: n }, "closed sockets of a revoked session");
+    return n;
   }
 
   get connectionCount(): number {

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { BlazeError, ErrorCodes, badRequest } from "@openblaze/protocol";
+import { BlazeError, ErrorCodes, badRequest, invalidField } from "@openblaze/protocol";
 import type { Identity } from "../core/identity.js";
 import type { Services } from "../services.js";
 import { attachmentView, conversationView, meView, messageView, userView } from "../core/views.js";
@@ -121,6 +121,9 @@ export async function blobRoutes(app: FastifyInstance, opts: { services: Service
 
   // Clients PUT with `x-amz-acl: public-read` (signed into real presigned URLs); accepted, ignored.
   app.put<{ Params: { token: string } }>("/uploads/:token", { bodyLimit: s.config.maxAttachmentBytes }, async (req, reply) => {
+    // A declared size over the limit is refused at once, not after reading up to the limit.
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > s.config.maxAttachmentBytes) throw invalidField("body", `Content-Length ${declared} exceeds ${s.config.maxAttachmentBytes} bytes`);
     const body = (req.body as NodeJS.ReadableStream | undefined) ?? req.raw;
     await s.attachments.upload(req.params.token, body as import("node:stream").Readable);
     return reply.code(200).send();

@@ -1,8 +1,10 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import { BlazeError, ErrorCodes, newUuid } from "@openblaze/protocol";
 import type { Services } from "../services.js";
 import { apiRoutes, blobRoutes } from "./api.js";
+import { devRoutes } from "./dev.js";
+import { loadWebBundle, webRoutes } from "./web.js";
 
 const API_BODY_LIMIT = 4 * 1024 * 1024;
 
@@ -15,6 +17,14 @@ function toBlazeError(e: FastifyError | BlazeError): BlazeError | undefined {
   return undefined;
 }
 
+/**
+ * Upload and view URLs, and methods the API never uses (PUT to a mangled upload URL), must fail
+ * with a real HTTP status: uploaders take any 2xx, 202 included, as success.
+ */
+function wantsRealStatus(method: string, url: string): boolean {
+  return (method !== "GET" && method !== "POST" && method !== "HEAD") || url.startsWith("/uploads/") || url.startsWith("/blobs/");
+}
+
 export function buildHttpApp(services: Services, log: Logger): FastifyInstance {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -23,6 +33,13 @@ export function buildHttpApp(services: Services, log: Logger): FastifyInstance {
     genReqId: (req) => {
       const id = req.headers["x-request-id"];
       return typeof id === "string" && id !== "" ? id : newUuid();
+    },
+    // The router's own refusals (a malformed %-escape, a path parameter over 100 characters) in
+    // the Blaze envelope with the request id, instead of fastify's default body.
+    frameworkErrors: (e, req, reply) => {
+      reply.header("X-Request-Id", req.id);
+      const error = new BlazeError(ErrorCodes.BAD_REQUEST, { reason: e.message }).toJSON();
+      return (reply as unknown as FastifyReply).code(wantsRealStatus(req.method, req.url) ? (e.statusCode ?? 400) : 202).send({ error });
     },
   });
 
@@ -43,9 +60,17 @@ export function buildHttpApp(services: Services, log: Logger): FastifyInstance {
     }
     return reply.code(blaze.status === 500 ? 500 : 202).send({ error: blaze.toJSON() });
   });
-  app.setNotFoundHandler((_req, reply) => reply.code(202).send({ error: new BlazeError(ErrorCodes.NOT_FOUND).toJSON() }));
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(wantsRealStatus(req.method, req.url) ? 404 : 202).send({ error: new BlazeError(ErrorCodes.NOT_FOUND).toJSON() }),
+  );
 
   app.register(apiRoutes, { services });
   app.register(blobRoutes, { services });
+  if (services.config.dev) app.register(devRoutes, { services });
+  if (services.config.webDir) {
+    const bundle = loadWebBundle(services.config.webDir, { dev: services.config.dev });
+    if (bundle) app.register(webRoutes, { bundle });
+    else log.warn({ webDir: services.config.webDir }, "no index.html in webDir: web chat not served");
+  }
   return app;
 }

@@ -11,6 +11,8 @@ export interface User {
   /** The bot (app) that created this network user via POST /users, or "" . */
   ownerId: string;
   createdAt: Micros;
+  /** Set by an operator (`openblaze user disable`): the user's tokens are refused. */
+  disabled: boolean;
 }
 
 export interface Session {
@@ -84,6 +86,19 @@ export type AckOutcome =
   /** The acker is not a recipient of this message. */
   | { kind: "forbidden"; messageId: string };
 
+/**
+ * One entry of the revocation log: a session revoked, or (sessionId "") a user disabled. Every node
+ * follows the log, so a revocation written by any process (the CLI) reaches every node's caches
+ * and open sockets.
+ */
+export interface Revocation {
+  seq: number;
+  userId: string;
+  /** "" when the whole user was disabled. */
+  sessionId: string;
+  createdAt: Micros;
+}
+
 export interface Attachment {
   attachmentId: string;
   userId: string;
@@ -105,7 +120,7 @@ export interface Store {
   getMeta(key: string): Promise<string | undefined>;
   setMetaIfAbsent(key: string, value: string): Promise<string>;
 
-  createUser(user: Omit<User, "identityNumber" | "createdAt">, session: Omit<Session, "userId" | "createdAt">): Promise<User>;
+  createUser(user: Omit<User, "identityNumber" | "createdAt" | "disabled">, session: Omit<Session, "userId" | "createdAt">): Promise<User>;
   getUser(userId: string): Promise<User | undefined>;
   getUsers(userIds: readonly string[]): Promise<User[]>;
   getSession(userId: string, sessionId: string): Promise<Session | undefined>;
@@ -139,6 +154,25 @@ export interface Store {
   getAttachment(attachmentId: string): Promise<Attachment | undefined>;
   getAttachmentByToken(kind: "upload" | "view", token: string): Promise<Attachment | undefined>;
   markUploaded(attachmentId: string, size: number): Promise<void>;
+
+  // Operations (admin CLI, metrics, health). Revocations take effect on every node: see Revocation.
+
+  /** Throws when the database cannot be reached (readiness checks). */
+  ping(): Promise<void>;
+  /** Users in identity-number order (oldest first), `limit` from `offset`. */
+  listUsers(limit: number, offset?: number): Promise<User[]>;
+  /** A new session for an existing user (key rotation); undefined when the user does not exist. */
+  addSession(userId: string, session: Omit<Session, "userId" | "createdAt">): Promise<Session | undefined>;
+  /** Deletes the session and its mailbox rows and logs a revocation; undefined when unknown. */
+  revokeSession(sessionId: string): Promise<Session | undefined>;
+  /** Sets or clears `disabled`; disabling logs a revocation. False when the user does not exist. */
+  setUserDisabled(userId: string, disabled: boolean): Promise<boolean>;
+  /** Revocation log entries after `afterSeq`, oldest first, at most `limit`. */
+  revocationsAfter(afterSeq: number, limit: number): Promise<Revocation[]>;
+  /** Highest revocation seq so far (0 when none). */
+  lastRevocationSeq(): Promise<number>;
+  /** Mailbox rows waiting for an ack: all of them, or one user's (every session). */
+  pendingCount(userId?: string): Promise<number>;
 }
 
 export function nowMicros(): Micros {

@@ -98,4 +98,21 @@ CREATE TABLE attachments (
 );
 `,
   },
+  {
+    // Operator controls: disabled users, and the revocation log every node follows (sessions
+    // revoked, users disabled) to drop cached keys and close sockets. Writers lock the table, so
+    // entries become visible in seq order and a reader's cursor never skips one.
+    version: 2,
+    sql: `
+ALTER TABLE users ADD COLUMN disabled boolean NOT NULL DEFAULT false;
+
+CREATE TABLE revocations (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  user_id uuid NOT NULL,
+  -- NULL: the whole user was disabled.
+  session_id uuid,
+  created_at bigint NOT NULL
+);
+`,
+  },
 ];

@@ -12,6 +12,7 @@ import {
   type NewMessage,
   type Participant,
   type PendingMessage,
+  type Revocation,
   type Session,
   type Store,
   type StoredMessage,
@@ -116,6 +117,7 @@ function toUser(r: Record<string, any>): User {
     isBot: r.is_bot,
     ownerId: orEmpty(r.owner_id),
     createdAt: r.created_at,
+    disabled: r.disabled,
   };
 }
 
@@ -293,7 +295,7 @@ export class PostgresStore implements Store {
     return (await this.getMeta(key))!;
   }
 
-  async createUser(user: Omit<User, "identityNumber" | "createdAt">, session: Omit<Session, "userId" | "createdAt">): Promise<User> {
+  async createUser(user: Omit<User, "identityNumber" | "createdAt" | "disabled">, session: Omit<Session, "userId" | "createdAt">): Promise<User> {
     const createdAt = nowMicros();
     // One statement, so one implicit transaction: the user never exists without its session.
     const { rows } = await this.pool.query<{ identity_number: number }>(
@@ -306,7 +308,7 @@ export class PostgresStore implements Store {
        SELECT identity_number FROM u`,
       [user.userId, user.fullName, user.isBot, orNull(user.ownerId), createdAt, session.sessionId, session.publicKey],
     );
-    return { ...user, identityNumber: String(rows[0]!.identity_number), createdAt };
+    return { ...user, identityNumber: String(rows[0]!.identity_number), createdAt, disabled: false };
   }
 
   async getUser(userId: string): Promise<User | undefined> {
@@ -603,5 +605,81 @@ export class PostgresStore implements Store {
   async markUploaded(attachmentId: string, size: number): Promise<void> {
     if (!isUuid(attachmentId)) return;
     await this.pool.query("UPDATE attachments SET size = $1, uploaded = true WHERE attachment_id = $2", [size, attachmentId]);
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query("SELECT 1");
+  }
+
+  async listUsers(limit: number, offset = 0): Promise<User[]> {
+    const { rows } = await this.pool.query("SELECT * FROM users ORDER BY identity_number LIMIT $1 OFFSET $2", [limit, offset]);
+    return rows.map(toUser);
+  }
+
+  async addSession(userId: string, session: Omit<Session, "userId" | "createdAt">): Promise<Session | undefined> {
+    if (!isUuid(userId)) return undefined;
+    const createdAt = nowMicros();
+    const { rowCount } = await this.pool.query(
+      "INSERT INTO sessions (session_id, user_id, public_key, created_at) SELECT $1, user_id, $3, $4 FROM users WHERE user_id = $2",
+      [session.sessionId, userId, session.publicKey, createdAt],
+    );
+    return rowCount ? { userId, sessionId: session.sessionId, publicKey: session.publicKey, createdAt } : undefined;
+  }
+
+  /** Appends to the revocation log; the table lock makes entries visible in seq order. */
+  private async logRevocation(db: pg.PoolClient, userId: string, sessionId: string | null, createdAt: Micros): Promise<void> {
+    await db.query("LOCK TABLE revocations IN EXCLUSIVE MODE");
+    await db.query("INSERT INTO revocations (user_id, session_id, created_at) VALUES ($1, $2, $3)", [userId, sessionId, createdAt]);
+  }
+
+  async revokeSession(sessionId: string): Promise<Session | undefined> {
+    if (!isUuid(sessionId)) return undefined;
+    const createdAt = nowMicros();
+    return this.tx(async (db) => {
+      const { rows } = await db.query("DELETE FROM sessions WHERE session_id = $1 RETURNING *", [sessionId]);
+      if (!rows[0]) return undefined;
+      const session = toSession(rows[0]);
+      await db.query("DELETE FROM mailbox WHERE session_id = $1", [sessionId]);
+      await this.logRevocation(db, session.userId, sessionId, createdAt);
+      return session;
+    });
+  }
+
+  async setUserDisabled(userId: string, disabled: boolean): Promise<boolean> {
+    if (!isUuid(userId)) return false;
+    const createdAt = nowMicros();
+    return this.tx(async (db) => {
+      const { rowCount } = await db.query("UPDATE users SET disabled = $2 WHERE user_id = $1", [userId, disabled]);
+      if (!rowCount) return false;
+      if (disabled) await this.logRevocation(db, userId, null, createdAt);
+      return true;
+    });
+  }
+
+  async revocationsAfter(afterSeq: number, limit: number): Promise<Revocation[]> {
+    const { rows } = await this.pool.query({
+      name: "ob_revocations_after",
+      text: "SELECT seq, user_id, session_id, created_at FROM revocations WHERE seq > $1 ORDER BY seq LIMIT $2",
+      values: [afterSeq, limit],
+    });
+    return rows.map((r) => ({ seq: r.seq, userId: r.user_id, sessionId: orEmpty(r.session_id), createdAt: r.created_at }));
+  }
+
+  async lastRevocationSeq(): Promise<number> {
+    const { rows } = await this.pool.query<{ seq: number | null }>("SELECT max(seq) AS seq FROM revocations");
+    return rows[0]?.seq ?? 0;
+  }
+
+  async pendingCount(userId?: string): Promise<number> {
+    if (userId === undefined) {
+      const { rows } = await this.pool.query<{ n: number }>("SELECT count(*) AS n FROM mailbox");
+      return rows[0]?.n ?? 0;
+    }
+    if (!isUuid(userId)) return 0;
+    const { rows } = await this.pool.query<{ n: number }>(
+      "SELECT count(*) AS n FROM mailbox WHERE session_id IN (SELECT session_id FROM sessions WHERE user_id = $1)",
+      [userId],
+    );
+    return rows[0]?.n ?? 0;
   }
 }

@@ -93,4 +93,19 @@ CREATE TABLE attachments (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    // Operator controls: disabled users, and the revocation log every node follows (sessions
+    // revoked, users disabled) to drop cached keys and close sockets.
+    version: 2,
+    sql: `
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE revocations (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+`,
+  },
 ];

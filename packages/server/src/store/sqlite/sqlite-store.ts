@@ -13,6 +13,7 @@ import {
   type NewMessage,
   type Participant,
   type PendingMessage,
+  type Revocation,
   type Session,
   type Store,
   type StoredMessage,
@@ -60,6 +61,7 @@ interface UserRow {
   is_bot: number;
   owner_id: string;
   created_at: number;
+  disabled: number;
 }
 
 function toUser(r: UserRow): User {
@@ -70,6 +72,7 @@ function toUser(r: UserRow): User {
     isBot: r.is_bot === 1,
     ownerId: r.owner_id,
     createdAt: r.created_at,
+    disabled: r.disabled === 1,
   };
 }
 
@@ -193,6 +196,23 @@ export class SqliteStore implements Store {
       getAttachmentByUpload: db.prepare<[string], Record<string, unknown>>("SELECT * FROM attachments WHERE upload_token = ?"),
       getAttachmentByView: db.prepare<[string], Record<string, unknown>>("SELECT * FROM attachments WHERE view_token = ?"),
       markUploaded: db.prepare("UPDATE attachments SET size = ?, uploaded = 1 WHERE attachment_id = ?"),
+      ping: db.prepare("SELECT 1"),
+      listUsers: db.prepare<[number, number], UserRow>("SELECT * FROM users ORDER BY identity_number LIMIT ? OFFSET ?"),
+      getSessionById: db.prepare<[string], { user_id: string; session_id: string; public_key: Buffer; created_at: number }>(
+        "SELECT * FROM sessions WHERE session_id = ?",
+      ),
+      deleteSession: db.prepare("DELETE FROM sessions WHERE session_id = ?"),
+      deleteSessionMailbox: db.prepare("DELETE FROM mailbox WHERE session_id = ?"),
+      setDisabled: db.prepare("UPDATE users SET disabled = ? WHERE user_id = ?"),
+      insertRevocation: db.prepare("INSERT INTO revocations (user_id, session_id, created_at) VALUES (?, ?, ?)"),
+      revocationsAfter: db.prepare<[number, number], { seq: number; user_id: string; session_id: string; created_at: number }>(
+        "SELECT * FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?",
+      ),
+      lastRevocationSeq: db.prepare<[], { seq: number | null }>("SELECT MAX(seq) AS seq FROM revocations"),
+      pendingCount: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM mailbox"),
+      pendingCountOfUser: db.prepare<[string], { n: number }>(
+        "SELECT count(*) AS n FROM mailbox WHERE session_id IN (SELECT session_id FROM sessions WHERE user_id = ?)",
+      ),
     };
   }
 
@@ -226,7 +246,7 @@ export class SqliteStore implements Store {
     return this.stmts.getMeta.get(key)!.value;
   }
 
-  async createUser(user: Omit<User, "identityNumber" | "createdAt">, session: Omit<Session, "userId" | "createdAt">): Promise<User> {
+  async createUser(user: Omit<User, "identityNumber" | "createdAt" | "disabled">, session: Omit<Session, "userId" | "createdAt">): Promise<User> {
     const createdAt = nowMicros();
     const identity = this.db.transaction(() => {
       const n = (this.stmts.nextIdentity.get()?.n ?? FIRST_IDENTITY_NUMBER) + 1;
@@ -234,7 +254,7 @@ export class SqliteStore implements Store {
       this.stmts.insertSession.run(session.sessionId, user.userId, session.publicKey, createdAt);
       return n;
     }).immediate();
-    return { ...user, identityNumber: String(identity), createdAt };
+    return { ...user, identityNumber: String(identity), createdAt, disabled: false };
   }
 
   async getUser(userId: string): Promise<User | undefined> {
@@ -413,5 +433,57 @@ export class SqliteStore implements Store {
 
   async markUploaded(attachmentId: string, size: number): Promise<void> {
     this.stmts.markUploaded.run(size, attachmentId);
+  }
+
+  async ping(): Promise<void> {
+    this.stmts.ping.get();
+  }
+
+  async listUsers(limit: number, offset = 0): Promise<User[]> {
+    return this.stmts.listUsers.all(limit, offset).map(toUser);
+  }
+
+  async addSession(userId: string, session: Omit<Session, "userId" | "createdAt">): Promise<Session | undefined> {
+    const createdAt = nowMicros();
+    return this.db.transaction(() => {
+      if (!this.stmts.getUser.get(userId)) return undefined;
+      this.stmts.insertSession.run(session.sessionId, userId, session.publicKey, createdAt);
+      return { userId, sessionId: session.sessionId, publicKey: session.publicKey, createdAt };
+    }).immediate();
+  }
+
+  async revokeSession(sessionId: string): Promise<Session | undefined> {
+    const createdAt = nowMicros();
+    return this.db.transaction(() => {
+      const r = this.stmts.getSessionById.get(sessionId);
+      if (!r) return undefined;
+      this.stmts.deleteSessionMailbox.run(sessionId);
+      this.stmts.deleteSession.run(sessionId);
+      this.stmts.insertRevocation.run(r.user_id, sessionId, createdAt);
+      return toSession(r);
+    }).immediate();
+  }
+
+  async setUserDisabled(userId: string, disabled: boolean): Promise<boolean> {
+    const createdAt = nowMicros();
+    return this.db.transaction(() => {
+      if (this.stmts.setDisabled.run(disabled ? 1 : 0, userId).changes === 0) return false;
+      if (disabled) this.stmts.insertRevocation.run(userId, "", createdAt);
+      return true;
+    }).immediate();
+  }
+
+  async revocationsAfter(afterSeq: number, limit: number): Promise<Revocation[]> {
+    return this.stmts.revocationsAfter
+      .all(afterSeq, limit)
+      .map((r) => ({ seq: r.seq, userId: r.user_id, sessionId: r.session_id, createdAt: r.created_at }));
+  }
+
+  async lastRevocationSeq(): Promise<number> {
+    return this.stmts.lastRevocationSeq.get()?.seq ?? 0;
+  }
+
+  async pendingCount(userId?: string): Promise<number> {
+    return (userId === undefined ? this.stmts.pendingCount.get() : this.stmts.pendingCountOfUser.get(userId))?.n ?? 0;
   }
 }
