@@ -60,10 +60,16 @@ export class Connection {
   private stopping = false;
   private readonly gate: RequestRateGate;
   private readonly backpressure: ReadBackpressure;
+  /** The last drain stopped on flow control, maybe with mail left: a flush resumes it. */
+  private stalled = false;
   private readonly flushed = () => {
     // While reads are paused for backpressure, bytes leaving are the only sign the client lives.
     if (this.ws.isPaused) this.lastSeen = Date.now();
     this.backpressure.afterFlush();
+    if (this.stalled && this.canSend()) {
+      this.stalled = false;
+      void this.pump();
+    }
   };
 
   constructor(
@@ -182,20 +188,28 @@ export class Connection {
       .catch((e) => this.deps.log.error({ err: e, userId: this.who.userId }, "mailbox pump failed"))
       .finally(() => {
         this.pumping = false;
-        if (this.pumpAgain && this.canSend()) {
+        if (this.pumpAgain) {
           this.pumpAgain = false;
-          void this.pump();
+          if (this.canSend()) void this.pump();
+          else this.stalled = true;
         }
       });
   }
 
+  /**
+   * Pushes mailbox rows until the mailbox is drained or flow control stops it; stopped, it marks
+   * the connection stalled and the next flush (push or reply) resumes it. (Resuming on "was blocked,
+   * now unblocked" within one send callback missed the moment bufferedAmount fell below the limit
+   * between two callbacks: a paused reader then stalled until new mail arrived.)
+   */
   private async drainMailbox(): Promise<void> {
     do {
       this.pumpAgain = false;
-      while (this.canSend()) {
+      for (;;) {
+        if (!this.canSend()) return void (this.stalled = true);
         const rows = await this.deps.store.pendingMessages(this.who.userId, this.who.sessionId, this.cursor, PAGE, this.createdAfter);
         for (const row of rows) {
-          if (!this.canSend()) return void (this.pumpAgain = true);
+          if (!this.canSend()) return void (this.stalled = true);
           const source = row.seq <= this.backlogHighSeq ? Sources.LIST_PENDING_MESSAGES : Sources.CREATE_MESSAGE;
           this.sendFrame(this.deps.frames.get(row.message, source));
           this.deps.metrics?.delivered(row.message.createdAt, source === Sources.CREATE_MESSAGE);
@@ -203,7 +217,7 @@ export class Connection {
         }
         if (rows.length < PAGE) break;
       }
-    } while (this.pumpAgain && this.canSend());
+    } while (this.pumpAgain);
   }
 
   /** Flow control: a slow reader slows only its own delivery; server memory stays bounded. */
@@ -218,10 +232,8 @@ export class Connection {
   private sendFrame(frame: Buffer): void {
     this.unflushed++;
     this.ws.send(frame, { binary: true }, () => {
-      const wasBlocked = !this.canSend();
       this.unflushed--;
       this.flushed();
-      if (wasBlocked && this.canSend()) void this.pump();
     });
   }
 
