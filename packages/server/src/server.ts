@@ -102,7 +102,7 @@ export function createServer(partial: Partial<ServerConfig> = {}, parts: ServerP
       // would otherwise hold the stop until its keep-alive timeout (72 s), so sweep until closed.
       const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
       await Promise.all([gateway.close(), app.close()]).finally(() => clearInterval(sweep));
-      await services.committer.drain();
+      await Promise.all([services.committer.drain(), services.ackCommitter.drain()]);
       services.metrics.detach();
       await bus.close();
       await store.close();

@@ -5,6 +5,7 @@ import type { ServerConfig } from "./config.js";
 import { AttachmentService } from "./core/attachments.js";
 import { Authenticator } from "./core/auth.js";
 import { ConversationService } from "./core/conversations.js";
+import { AckCommitter } from "./core/ack-committer.js";
 import { GroupCommitter } from "./core/group-commit.js";
 import { MessagingService } from "./core/messaging.js";
 import { RateLimiter } from "./core/rate-limit.js";
@@ -19,6 +20,7 @@ export interface Services {
   bus: Bus;
   auth: Authenticator;
   committer: GroupCommitter;
+  ackCommitter: AckCommitter;
   messaging: MessagingService;
   conversations: ConversationService;
   users: UserService;
@@ -29,6 +31,7 @@ export interface Services {
 export function createServices(config: Readonly<ServerConfig>, store: Store, bus: Bus, blobs: BlobStore): Services {
   const metrics = new Metrics();
   const committer = new GroupCommitter(store, config.maxCommitBatch, metrics);
+  const ackCommitter = new AckCommitter(store);
   const messaging = new MessagingService(
     store,
     bus,
@@ -36,6 +39,7 @@ export function createServices(config: Readonly<ServerConfig>, store: Store, bus
     new RateLimiter(config.rateLimitPerMinute),
     { ...DEFAULT_PAYLOAD_RULES, maxButtons: config.maxButtons },
     metrics,
+    ackCommitter,
   );
   return {
     config,
@@ -43,6 +47,7 @@ export function createServices(config: Readonly<ServerConfig>, store: Store, bus
     bus,
     auth: new Authenticator(store),
     committer,
+    ackCommitter,
     messaging,
     conversations: new ConversationService(store, messaging),
     users: new UserService(store),

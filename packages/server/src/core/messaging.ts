@@ -17,6 +17,7 @@ import {
 import type { Bus } from "../bus/bus.js";
 import type { Metrics } from "../metrics.js";
 import type { AckInput, Conversation, NewMessage, StoredMessage, Store } from "../store/store.js";
+import { AckCommitter } from "./ack-committer.js";
 import type { GroupCommitter } from "./group-commit.js";
 import type { Identity } from "./identity.js";
 import type { RateLimiter } from "./rate-limit.js";
@@ -37,6 +38,8 @@ export class MessagingService {
     private readonly limiter: RateLimiter,
     private readonly rules: PayloadRules,
     private readonly metrics?: Metrics,
+    /** Group commit for acknowledgements (one transaction per tick across every socket). */
+    private readonly acks: AckCommitter = new AckCommitter(store),
   ) {}
 
   /** CREATE_MESSAGE and single-object POST /messages. */
@@ -146,7 +149,7 @@ export class MessagingService {
   /** WS ACKNOWLEDGE_MESSAGE_RECEIPT(S) and POST /acknowledgements: identical effect. */
   async acknowledge(who: Identity, items: unknown, max = Limits.MAX_BATCH): Promise<void> {
     const acks = parseAcks(items, max);
-    const outcomes = await this.store.acknowledge(who.userId, who.sessionId, acks);
+    const outcomes = await this.acks.submit(who.userId, who.sessionId, acks);
     this.metrics?.acked(outcomes, acks);
     for (const o of outcomes) {
       if (o.kind !== "advanced" || o.senderId === who.userId) continue;

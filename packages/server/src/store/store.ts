@@ -76,6 +76,13 @@ export interface AckInput {
   status: Exclude<MessageStatus, "SENT">;
 }
 
+/** One caller's acknowledge() call, for batching many callers into one transaction. */
+export interface AckRequest {
+  userId: string;
+  sessionId: string;
+  acks: readonly AckInput[];
+}
+
 export type AckOutcome =
   /** Status advanced: tell the sender. */
   | { kind: "advanced"; messageId: string; senderId: string; conversationId: string; status: MessageStatus; updatedAt: Micros }
@@ -147,6 +154,11 @@ export interface Store {
   lastSeq(): Promise<number>;
   /** Removes the acking session's mailbox rows and raises the per-recipient status (never lowers it). */
   acknowledge(userId: string, sessionId: string, acks: readonly AckInput[]): Promise<AckOutcome[]>;
+  /**
+   * Several acknowledge() calls in one transaction (group commit of acks): outcomes per request,
+   * exactly as if the requests ran one after another in this order.
+   */
+  acknowledgeMany(requests: readonly AckRequest[]): Promise<AckOutcome[][]>;
   /** Deletes mailbox rows and messages created before `before`; returns mailbox rows removed. */
   expire(before: Micros): Promise<number>;
 

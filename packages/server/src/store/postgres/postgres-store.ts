@@ -6,6 +6,7 @@ import {
   type AcceptOutcome,
   type AckInput,
   type AckOutcome,
+  type AckRequest,
   type Attachment,
   type Conversation,
   type Micros,
@@ -207,6 +208,21 @@ export const SQL = {
     UPDATE message_status st SET status = u.status, updated_at = $3
     FROM unnest($1::uuid[], $2::smallint[]) AS u(message_id, status)
     WHERE st.message_id = u.message_id AND st.user_id = $4 AND st.status < u.status`,
+  // Many ackers at once (acknowledgeMany): (user, message) pairs, locked in (user, message) order.
+  lockStatusPairs: `
+    SELECT st.user_id, st.message_id, st.status, m.user_id AS sender_id, m.conversation_id
+    FROM unnest($1::uuid[], $2::uuid[]) AS k(user_id, message_id)
+    JOIN message_status st ON st.user_id = k.user_id AND st.message_id = k.message_id
+    JOIN messages m ON m.message_id = st.message_id
+    ORDER BY st.user_id, st.message_id
+    FOR UPDATE OF st`,
+  deleteMailboxTriples: `
+    DELETE FROM mailbox mb USING unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS d(session_id, user_id, message_id)
+    WHERE mb.session_id = d.session_id AND mb.user_id = d.user_id AND mb.message_id = d.message_id`,
+  raiseStatusPairs: `
+    UPDATE message_status st SET status = u.status, updated_at = $4
+    FROM unnest($1::uuid[], $2::uuid[], $3::smallint[]) AS u(user_id, message_id, status)
+    WHERE st.user_id = u.user_id AND st.message_id = u.message_id AND st.status < u.status`,
 } as const;
 
 /**
@@ -516,53 +532,73 @@ export class PostgresStore implements Store {
   }
 
   async acknowledge(userId: string, sessionId: string, acks: readonly AckInput[]): Promise<AckOutcome[]> {
-    if (acks.length === 0) return [];
-    const ids = uuids(acks.map((a) => a.messageId));
-    if (ids.length === 0 || !isUuid(userId)) {
-      return acks.map((a) => (isUuid(a.messageId) ? { kind: "forbidden", messageId: a.messageId } : { kind: "unknown", messageId: a.messageId }));
+    return (await this.acknowledgeMany([{ userId, sessionId, acks }]))[0]!;
+  }
+
+  /**
+   * A fixed number of statements whatever the number of requests: the (user, message) status rows
+   * are locked in one query, the requests walked in order over an in-memory copy (later items see
+   * earlier ones, across requests too), then one mailbox delete and one status update.
+   */
+  async acknowledgeMany(requests: readonly AckRequest[]): Promise<AckOutcome[][]> {
+    // Rows come back with lower-case uuids; the acker's id is matched like the uuid column would.
+    const key = (userId: string, messageId: string) => `${userId.toLowerCase()} ${messageId}`;
+    const pairs = new Map<string, [string, string]>();
+    for (const r of requests) {
+      if (!isUuid(r.userId)) continue;
+      for (const a of r.acks) if (isUuid(a.messageId)) pairs.set(key(r.userId, a.messageId), [r.userId, a.messageId]);
     }
+    // An acker that is not a user id: forbidden for well-formed ids, unknown otherwise (no query).
+    const unqueried = (r: AckRequest) =>
+      r.acks.map((a): AckOutcome => (isUuid(a.messageId) ? { kind: "forbidden", messageId: a.messageId } : { kind: "unknown", messageId: a.messageId }));
+    if (pairs.size === 0) return requests.map(unqueried);
     const updatedAt = nowMicros();
     return this.tx(async (db) => {
-      // Locks this recipient's status rows (in id order, so concurrent ackers cannot deadlock).
-      const { rows } = await db.query<{ message_id: string; status: number; sender_id: string; conversation_id: string }>({
-        name: "ob_lock_statuses",
-        text: SQL.lockStatuses,
-        values: [userId, ids],
+      const { rows } = await db.query<{ user_id: string; message_id: string; status: number; sender_id: string; conversation_id: string }>({
+        name: "ob_lock_status_pairs",
+        text: SQL.lockStatusPairs,
+        values: [[...pairs.values()].map(([u]) => u), [...pairs.values()].map(([, m]) => m)],
       });
-      const mine = new Map(rows.map((r) => [r.message_id, r]));
-      const missing = ids.filter((id) => !mine.has(id));
+      const mine = new Map(rows.map((r) => [key(r.user_id, r.message_id), r]));
+      const missing = uuids([...pairs].filter(([k]) => !mine.has(k)).map(([, [, m]]) => m));
       const known = new Set<string>();
       if (missing.length > 0) {
         const r = await db.query<{ message_id: string }>({ name: "ob_known_messages", text: SQL.knownMessages, values: [missing] });
         for (const row of r.rows) known.add(row.message_id);
       }
-      // Walk the acks in order over an in-memory copy of the statuses: later items see earlier ones.
-      const status = new Map(rows.map((r) => [r.message_id, r.status]));
-      const outcomes = acks.map((a): AckOutcome => {
-        const row = mine.get(a.messageId);
-        if (!row) return known.has(a.messageId) ? { kind: "forbidden", messageId: a.messageId } : { kind: "unknown", messageId: a.messageId };
-        const rank = STATUS_RANK[a.status];
-        if (status.get(a.messageId)! >= rank) return { kind: "unchanged", messageId: a.messageId };
-        status.set(a.messageId, rank);
-        return {
-          kind: "advanced",
-          messageId: a.messageId,
-          senderId: row.sender_id,
-          conversationId: row.conversation_id,
-          status: STATUS_BY_RANK[rank]!,
-          updatedAt,
-        };
+      const status = new Map(rows.map((r) => [key(r.user_id, r.message_id), r.status]));
+      const deletes = new Map<string, [string, string, string]>();
+      const outcomes = requests.map((r) => {
+        if (!isUuid(r.userId)) return unqueried(r);
+        return r.acks.map((a): AckOutcome => {
+          const k = key(r.userId, a.messageId);
+          const row = mine.get(k);
+          if (!row) return known.has(a.messageId) ? { kind: "forbidden", messageId: a.messageId } : { kind: "unknown", messageId: a.messageId };
+          if (isUuid(r.sessionId)) deletes.set(`${r.sessionId} ${k}`, [r.sessionId, r.userId, a.messageId]);
+          const rank = STATUS_RANK[a.status];
+          if (status.get(k)! >= rank) return { kind: "unchanged", messageId: a.messageId };
+          status.set(k, rank);
+          return {
+            kind: "advanced",
+            messageId: a.messageId,
+            senderId: row.sender_id,
+            conversationId: row.conversation_id,
+            status: STATUS_BY_RANK[rank]!,
+            updatedAt,
+          };
+        });
       });
-      if (mine.size > 0) {
-        await db.query({ name: "ob_delete_mailbox", text: SQL.deleteMailbox, values: [sessionId, userId, [...mine.keys()]] });
-        const raised = [...status].filter(([id, s]) => s > mine.get(id)!.status);
-        if (raised.length > 0) {
-          await db.query({
-            name: "ob_raise_statuses",
-            text: SQL.raiseStatuses,
-            values: [raised.map(([id]) => id), raised.map(([, s]) => s), updatedAt, userId],
-          });
-        }
+      if (deletes.size > 0) {
+        const d = [...deletes.values()];
+        await db.query({ name: "ob_delete_mailbox_triples", text: SQL.deleteMailboxTriples, values: [d.map((t) => t[0]), d.map((t) => t[1]), d.map((t) => t[2])] });
+      }
+      const raised = [...status].filter(([k, s]) => s > mine.get(k)!.status).map(([k, s]) => [mine.get(k)!, s] as const);
+      if (raised.length > 0) {
+        await db.query({
+          name: "ob_raise_status_pairs",
+          text: SQL.raiseStatusPairs,
+          values: [raised.map(([r]) => r.user_id), raised.map(([r]) => r.message_id), raised.map(([, s]) => s), updatedAt],
+        });
       }
       return outcomes;
     });

@@ -7,6 +7,7 @@ import {
   type AcceptOutcome,
   type AckInput,
   type AckOutcome,
+  type AckRequest,
   type Attachment,
   type Conversation,
   type Micros,
@@ -129,6 +130,8 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   private readonly stmts;
+  /** Transaction functions, built once: db.transaction() per call was a measurable cost. */
+  private readonly txs;
 
   constructor(opts: SqliteStoreOptions) {
     if (opts.path !== ":memory:") mkdirSync(dirname(opts.path), { recursive: true });
@@ -214,6 +217,58 @@ export class SqliteStore implements Store {
         "SELECT count(*) AS n FROM mailbox WHERE session_id IN (SELECT session_id FROM sessions WHERE user_id = ?)",
       ),
     };
+    const stmts = this.stmts;
+    this.txs = {
+      createUser: db.transaction((user: Omit<User, "identityNumber" | "createdAt" | "disabled">, session: Omit<Session, "userId" | "createdAt">, createdAt: Micros) => {
+        const n = (stmts.nextIdentity.get()?.n ?? FIRST_IDENTITY_NUMBER) + 1;
+        stmts.insertUser.run(user.userId, n, user.fullName, user.isBot ? 1 : 0, user.ownerId, createdAt);
+        stmts.insertSession.run(session.sessionId, user.userId, session.publicKey, createdAt);
+        return n;
+      }),
+      createConversation: db.transaction(
+        (c: Omit<Conversation, "createdAt">, participants: readonly { userId: string; role: ParticipantRole }[], createdAt: Micros) => {
+          const existing = stmts.getConversation.get(c.conversationId);
+          if (existing) return { conversation: toConversation(existing), created: false };
+          stmts.insertConversation.run(c.conversationId, c.category, c.creatorId, c.name, c.announcement, c.codeId, createdAt);
+          for (const p of participants) stmts.insertParticipant.run(c.conversationId, p.userId, p.role, createdAt);
+          return { conversation: { ...c, createdAt }, created: true };
+        },
+      ),
+      addParticipants: db.transaction((conversationId: string, participants: readonly { userId: string; role: ParticipantRole }[], createdAt: Micros) =>
+        participants.filter((p) => stmts.insertParticipant.run(conversationId, p.userId, p.role, createdAt).changes > 0).map((p) => p.userId),
+      ),
+      removeParticipants: db.transaction((conversationId: string, userIds: readonly string[]) =>
+        userIds.filter((u) => stmts.deleteParticipant.run(conversationId, u).changes > 0),
+      ),
+      acceptMessages: db.transaction((batch: readonly NewMessage[], createdAt: Micros) => batch.map((m) => this.acceptOne(m, createdAt))),
+      acknowledgeMany: db.transaction((requests: readonly AckRequest[], updatedAt: Micros) =>
+        requests.map((r) => r.acks.map((a) => this.ackOne(r.userId, r.sessionId, a, updatedAt))),
+      ),
+      expire: db.transaction((before: Micros) => {
+        const removed = stmts.expireMailbox.run(before).changes;
+        stmts.expireStatus.run(before);
+        stmts.expireMessages.run(before);
+        return removed;
+      }),
+      addSession: db.transaction((userId: string, session: Omit<Session, "userId" | "createdAt">, createdAt: Micros): Session | undefined => {
+        if (!stmts.getUser.get(userId)) return undefined;
+        stmts.insertSession.run(session.sessionId, userId, session.publicKey, createdAt);
+        return { userId, sessionId: session.sessionId, publicKey: session.publicKey, createdAt };
+      }),
+      revokeSession: db.transaction((sessionId: string, createdAt: Micros): Session | undefined => {
+        const r = stmts.getSessionById.get(sessionId);
+        if (!r) return undefined;
+        stmts.deleteSessionMailbox.run(sessionId);
+        stmts.deleteSession.run(sessionId);
+        stmts.insertRevocation.run(r.user_id, sessionId, createdAt);
+        return toSession(r);
+      }),
+      setUserDisabled: db.transaction((userId: string, disabled: boolean, createdAt: Micros) => {
+        if (stmts.setDisabled.run(disabled ? 1 : 0, userId).changes === 0) return false;
+        if (disabled) stmts.insertRevocation.run(userId, "", createdAt);
+        return true;
+      }),
+    };
   }
 
   private migrateSync(): void {
@@ -248,12 +303,7 @@ export class SqliteStore implements Store {
 
   async createUser(user: Omit<User, "identityNumber" | "createdAt" | "disabled">, session: Omit<Session, "userId" | "createdAt">): Promise<User> {
     const createdAt = nowMicros();
-    const identity = this.db.transaction(() => {
-      const n = (this.stmts.nextIdentity.get()?.n ?? FIRST_IDENTITY_NUMBER) + 1;
-      this.stmts.insertUser.run(user.userId, n, user.fullName, user.isBot ? 1 : 0, user.ownerId, createdAt);
-      this.stmts.insertSession.run(session.sessionId, user.userId, session.publicKey, createdAt);
-      return n;
-    }).immediate();
+    const identity = this.txs.createUser.immediate(user, session, createdAt);
     return { ...user, identityNumber: String(identity), createdAt, disabled: false };
   }
 
@@ -288,13 +338,7 @@ export class SqliteStore implements Store {
     participants: readonly { userId: string; role: ParticipantRole }[],
   ): Promise<{ conversation: Conversation; created: boolean }> {
     const createdAt = nowMicros();
-    return this.db.transaction(() => {
-      const existing = this.stmts.getConversation.get(c.conversationId);
-      if (existing) return { conversation: toConversation(existing), created: false };
-      this.stmts.insertConversation.run(c.conversationId, c.category, c.creatorId, c.name, c.announcement, c.codeId, createdAt);
-      for (const p of participants) this.stmts.insertParticipant.run(c.conversationId, p.userId, p.role, createdAt);
-      return { conversation: { ...c, createdAt }, created: true };
-    }).immediate();
+    return this.txs.createConversation.immediate(c, participants, createdAt);
   }
 
   async getConversation(conversationId: string): Promise<Conversation | undefined> {
@@ -320,13 +364,11 @@ export class SqliteStore implements Store {
 
   async addParticipants(conversationId: string, participants: readonly { userId: string; role: ParticipantRole }[]): Promise<string[]> {
     const createdAt = nowMicros();
-    return this.db.transaction(() =>
-      participants.filter((p) => this.stmts.insertParticipant.run(conversationId, p.userId, p.role, createdAt).changes > 0).map((p) => p.userId),
-    ).immediate();
+    return this.txs.addParticipants.immediate(conversationId, participants, createdAt);
   }
 
   async removeParticipants(conversationId: string, userIds: readonly string[]): Promise<string[]> {
-    return this.db.transaction(() => userIds.filter((u) => this.stmts.deleteParticipant.run(conversationId, u).changes > 0)).immediate();
+    return this.txs.removeParticipants.immediate(conversationId, userIds);
   }
 
   async setRole(conversationId: string, userId: string, role: ParticipantRole): Promise<boolean> {
@@ -335,7 +377,7 @@ export class SqliteStore implements Store {
 
   async acceptMessages(batch: readonly NewMessage[]): Promise<AcceptOutcome[]> {
     const createdAt = nowMicros();
-    return this.db.transaction(() => batch.map((m) => this.acceptOne(m, createdAt))).immediate();
+    return this.txs.acceptMessages.immediate(batch, createdAt);
   }
 
   private acceptOne(m: NewMessage, createdAt: Micros): AcceptOutcome {
@@ -382,37 +424,36 @@ export class SqliteStore implements Store {
   }
 
   async acknowledge(userId: string, sessionId: string, acks: readonly AckInput[]): Promise<AckOutcome[]> {
+    return (await this.acknowledgeMany([{ userId, sessionId, acks }]))[0]!;
+  }
+
+  async acknowledgeMany(requests: readonly AckRequest[]): Promise<AckOutcome[][]> {
     const updatedAt = nowMicros();
-    return this.db.transaction(() =>
-      acks.map((a): AckOutcome => {
-        const message = this.stmts.getMessage.get(a.messageId);
-        if (!message) return { kind: "unknown", messageId: a.messageId };
-        const current = this.stmts.getStatus.get(a.messageId, userId);
-        if (!current) return { kind: "forbidden", messageId: a.messageId };
-        this.stmts.deleteMailbox.run(sessionId, a.messageId);
-        const rank = STATUS_RANK[a.status];
-        if (this.stmts.raiseStatus.run(rank, updatedAt, a.messageId, userId, rank).changes === 0) {
-          return { kind: "unchanged", messageId: a.messageId };
-        }
-        return {
-          kind: "advanced",
-          messageId: a.messageId,
-          senderId: message.user_id,
-          conversationId: message.conversation_id,
-          status: STATUS_BY_RANK[rank]!,
-          updatedAt,
-        };
-      }),
-    ).immediate();
+    return this.txs.acknowledgeMany.immediate(requests, updatedAt);
+  }
+
+  private ackOne(userId: string, sessionId: string, a: AckInput, updatedAt: Micros): AckOutcome {
+    const message = this.stmts.getMessage.get(a.messageId);
+    if (!message) return { kind: "unknown", messageId: a.messageId };
+    const current = this.stmts.getStatus.get(a.messageId, userId);
+    if (!current) return { kind: "forbidden", messageId: a.messageId };
+    this.stmts.deleteMailbox.run(sessionId, a.messageId);
+    const rank = STATUS_RANK[a.status];
+    if (this.stmts.raiseStatus.run(rank, updatedAt, a.messageId, userId, rank).changes === 0) {
+      return { kind: "unchanged", messageId: a.messageId };
+    }
+    return {
+      kind: "advanced",
+      messageId: a.messageId,
+      senderId: message.user_id,
+      conversationId: message.conversation_id,
+      status: STATUS_BY_RANK[rank]!,
+      updatedAt,
+    };
   }
 
   async expire(before: Micros): Promise<number> {
-    return this.db.transaction(() => {
-      const removed = this.stmts.expireMailbox.run(before).changes;
-      this.stmts.expireStatus.run(before);
-      this.stmts.expireMessages.run(before);
-      return removed;
-    }).immediate();
+    return this.txs.expire.immediate(before);
   }
 
   async createAttachment(a: Omit<Attachment, "size" | "uploaded" | "createdAt">): Promise<Attachment> {
@@ -445,32 +486,17 @@ export class SqliteStore implements Store {
 
   async addSession(userId: string, session: Omit<Session, "userId" | "createdAt">): Promise<Session | undefined> {
     const createdAt = nowMicros();
-    return this.db.transaction(() => {
-      if (!this.stmts.getUser.get(userId)) return undefined;
-      this.stmts.insertSession.run(session.sessionId, userId, session.publicKey, createdAt);
-      return { userId, sessionId: session.sessionId, publicKey: session.publicKey, createdAt };
-    }).immediate();
+    return this.txs.addSession.immediate(userId, session, createdAt);
   }
 
   async revokeSession(sessionId: string): Promise<Session | undefined> {
     const createdAt = nowMicros();
-    return this.db.transaction(() => {
-      const r = this.stmts.getSessionById.get(sessionId);
-      if (!r) return undefined;
-      this.stmts.deleteSessionMailbox.run(sessionId);
-      this.stmts.deleteSession.run(sessionId);
-      this.stmts.insertRevocation.run(r.user_id, sessionId, createdAt);
-      return toSession(r);
-    }).immediate();
+    return this.txs.revokeSession.immediate(sessionId, createdAt);
   }
 
   async setUserDisabled(userId: string, disabled: boolean): Promise<boolean> {
     const createdAt = nowMicros();
-    return this.db.transaction(() => {
-      if (this.stmts.setDisabled.run(disabled ? 1 : 0, userId).changes === 0) return false;
-      if (disabled) this.stmts.insertRevocation.run(userId, "", createdAt);
-      return true;
-    }).immediate();
+    return this.txs.setUserDisabled.immediate(userId, disabled, createdAt);
   }
 
   async revocationsAfter(afterSeq: number, limit: number): Promise<Revocation[]> {
