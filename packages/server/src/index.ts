@@ -8,7 +8,7 @@ export { LocalBus, waitForHealthy, type Bus, type BusEvent } from "./bus/bus.js"
 export { RedisBus, parseRedisUrl, type RedisBusOptions } from "./bus/redis-bus.js";
 export { openBus } from "./bus/open-bus.js";
 export { FsBlobStore, type BlobStore } from "./blobs/blob-store.js";
-export { UserService, type CreatedAccount } from "./core/users.js";
+export { UserService, type AccountKeystore, type CreatedAccount } from "./core/users.js";
 export { Metrics, AUTH_FAILURE_REASONS, type MetricsSources } from "./metrics.js";
 export { parsePrometheusText, samplesOf, sumOf, byLabel, histogramQuantile, type PromSample } from "./metrics-text.js";
 export { RevocationLog } from "./core/revocations.js";

@@ -15,13 +15,7 @@ export function registerSessionAdmin(program: Command): void {
     const keystore = await withStore(flags, async (store) => {
       if (!(await store.getUser(flags.user))) throw new Error(`no user ${flags.user}`);
       const users = new UserService(store);
-      const account = await users.addSession(flags.user);
-      return {
-        app_id: account.user.userId,
-        session_id: account.sessionId,
-        server_public_key: await users.serverPublicKey(),
-        session_private_key: account.seed!.toString("hex"),
-      };
+      return users.keystore(await users.addSession(flags.user));
     });
     out(JSON.stringify(keystore, null, 2));
   });

@@ -1,6 +1,9 @@
-import { BlazeError, ErrorCodes, decodeBase64Lenient, generateEd25519, invalidField, isUuid, newUuid, privateKeyFromSeed, rawPublicKey } from "@openblaze/protocol";
+import { BlazeError, ErrorCodes, decodeBase64Lenient, generateEd25519, invalidField, isUuid, newUuid, privateKeyFromSeed, rawPublicKey, type Keystore } from "@openblaze/protocol";
 import type { Store, User } from "../store/store.js";
 import type { Identity } from "./identity.js";
+
+/** A Keystore whose private key is absent when the client generated it (and kept it). */
+export type AccountKeystore = Omit<Keystore, "session_private_key"> & { session_private_key?: string };
 
 export interface CreatedAccount {
   user: User;
@@ -103,6 +106,20 @@ export class UserService {
   }
 
   /** Hex public key of the server's own Ed25519 key (made once per database), for keystores. */
+  /**
+   * The keystore in the official SDKs' format for a new account or session. It carries
+   * session_private_key only when the server generated the key pair.
+   */
+  async keystore(account: CreatedAccount): Promise<AccountKeystore> {
+    const keystore: AccountKeystore = {
+      app_id: account.user.userId,
+      session_id: account.sessionId,
+      server_public_key: await this.serverPublicKey(),
+    };
+    if (account.seed) keystore.session_private_key = account.seed.toString("hex");
+    return keystore;
+  }
+
   async serverPublicKey(): Promise<string> {
     const seed = await this.store.setMetaIfAbsent(SERVER_KEY_META, generateEd25519().seed.toString("hex"));
     return rawPublicKey(privateKeyFromSeed(Buffer.from(seed, "hex"))).toString("hex");

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from "fastify";
-import type { Keystore } from "@openblaze/protocol";
 import type { Services } from "../services.js";
 import { meView } from "../core/views.js";
 
@@ -13,12 +12,6 @@ export async function devRoutes(app: FastifyInstance, opts: { services: Services
   // carries session_private_key only when the server generated the key (no session_secret sent).
   app.post("/dev/signup", async (req, reply) => {
     const account = await users.signup(req.body);
-    const keystore: Omit<Keystore, "session_private_key"> & { session_private_key?: string } = {
-      app_id: account.user.userId,
-      session_id: account.sessionId,
-      server_public_key: await users.serverPublicKey(),
-    };
-    if (account.seed) keystore.session_private_key = account.seed.toString("hex");
-    return reply.send({ data: { user: meView(account.user, account.sessionId), keystore } });
+    return reply.send({ data: { user: meView(account.user, account.sessionId), keystore: await users.keystore(account) } });
   });
 }
