@@ -297,6 +297,8 @@ function nextBatch(sock: Sock): void {
 
 // ---- drainers (drain and storm) -----------------------------------------------------------------
 
+const ACK_FLUSH_MS = Number(process.env.OPENBLAZE_BENCH_ACK_FLUSH_MS ?? 10);
+
 function drainPush(sock: Sock, mid: string, t: number): void {
   if (sock.firstAt === 0) sock.firstAt = t;
   if (sock.got!.has(mid)) c.dupPushes++;
@@ -304,8 +306,10 @@ function drainPush(sock: Sock, mid: string, t: number): void {
   sock.ackBuf.push(mid);
   if (sock.ackBuf.length >= 100) flushAcks(sock);
   else if (!sock.ackScheduled) {
+    // Like BlazeClient's ack batching (which waits up to 100 ms): a short wait for companions, so a
+    // fast drain acks in frames of up to 100 rather than one frame per socket read.
     sock.ackScheduled = true;
-    setImmediate(() => flushAcks(sock));
+    setTimeout(() => flushAcks(sock), ACK_FLUSH_MS);
   }
 }
 

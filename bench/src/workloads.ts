@@ -234,7 +234,7 @@ export async function drainRun(spec: TargetSpec, pending: number, rounds: number
       try {
         await connectAll([lg], target.url, [[{ ...drainer }]], false);
         const c0 = { server: target.proc.cpu(), lg: lg.proc.cpu(), self: cpuSeconds(process.pid), busy: machineTicks().busy / CLK_TCK, at: performance.now() };
-        const d = await lg.call<DrainReply>({ op: "drain", expect: pending, reconnect: false, jitterMs: 0, timeoutMs: 180_000 });
+        const d = await lg.call<DrainReply>({ op: "drain", expect: pending, reconnect: false, jitterMs: 0, timeoutMs: Number(process.env.OPENBLAZE_BENCH_DRAIN_TIMEOUT_MS ?? 180_000) });
         const wall = (performance.now() - c0.at) / 1000;
         const server = target.proc.cpu() - c0.server;
         const lgCpu = lg.proc.cpu() - c0.lg;
@@ -254,6 +254,9 @@ export async function drainRun(spec: TargetSpec, pending: number, rounds: number
           dups: d.dups,
         });
         s.log(`    round ${r + 1}: seeded ${seeded.msgs} at ${Math.round(seeded.rate)}/s; drained in ${Math.round(d.ms)} ms (${Math.round(d.got / (d.ms / 1000))}/s), first push ${d.firstPushMs[0]?.toFixed(1)} ms, lost ${d.lost}`);
+        if (d.complete < d.sockets || d.counters.errors > 0) {
+          s.log(`    round ${r + 1} incomplete: ${JSON.stringify(d.counters)}; errors: ${d.errorSamples.join(" | ")}`);
+        }
       } finally {
         await lg.exit();
       }

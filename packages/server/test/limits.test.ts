@@ -60,6 +60,44 @@ describe("limits", () => {
     }
   });
 
+  it("maxRequestsPerSecond: acking every push one by one is never throttled, however fast the mailbox drains", async () => {
+    const h = await Harness.start({ maxRequestsPerSecond: 20 });
+    try {
+      const bot = await h.user("bot", true);
+      const u = await h.user("u");
+      const conv = uniqueConversationId(bot.userId, u.userId);
+      const sent = 200;
+      const bs = await h.socket(bot);
+      for (let i = 0; i < sent; i += 50) {
+        const messages = Array.from({ length: 50 }, (_, k) => textParams(conv, u.userId, `m${i + k}`));
+        assert.equal((await bs.request("CREATE_PLAIN_MESSAGES", { messages })).error, undefined);
+        await new Promise((r) => setTimeout(r, 1000 / 4));
+      }
+      await new Promise((r) => setTimeout(r, 1100)); // a full bucket again for the drainer
+      const us = await h.socket(u);
+      assert.equal((await us.request("LIST_PENDING_MESSAGES")).error, undefined);
+      const ackIds: string[] = [];
+      for (let i = 0; i < sent; i++) {
+        const push = await us.push();
+        const id = newUuid();
+        ackIds.push(id);
+        us.send({ id, action: "ACKNOWLEDGE_MESSAGE_RECEIPT", params: { message_id: push.data.message_id, status: "DELIVERED" } });
+      }
+      const replies = await Promise.all(ackIds.map((id) => us.next((f) => f.id === id)));
+      assert.deepEqual(replies.filter((r) => r.error !== undefined).map((r) => r.error.code), [], "no ack refused");
+      assert.equal(await h.server.services.store.pendingCount(u.userId), 0, "every message acked");
+      // Credit comes only from pushes: requests beyond it are limited as before.
+      const extra = Array.from({ length: 40 }, () => newUuid());
+      for (const id of extra) us.send({ id, action: "ACKNOWLEDGE_MESSAGE_RECEIPT", params: { message_id: newUuid(), status: "READ" } });
+      const limited = (await Promise.all(extra.map((id) => us.next((f) => f.id === id)))).filter((r) => r.error?.code === 429);
+      assert.ok(limited.length >= 15, `${limited.length} of 40 uncredited acks refused`);
+      bs.close();
+      us.close();
+    } finally {
+      await h.close();
+    }
+  });
+
   it("maxRequestsPerSecond: sustained abuse (over 5 s worth refused within 10 s) closes the socket with 1008", async () => {
     const h = await Harness.start({ maxRequestsPerSecond: 10 });
     try {

@@ -15,6 +15,7 @@ import {
   salvageId,
   type BlazeMessage,
   type MessageView,
+  type RequestEnvelope,
 } from "@openblaze/protocol";
 import type { ServerConfig } from "../config.js";
 import type { Identity } from "../core/identity.js";
@@ -26,6 +27,14 @@ import type { PushFrameCache } from "./frame-cache.js";
 import { ReadBackpressure, RequestRateGate, refusalReply, shuttingDown, tooManyRequests } from "./limits.js";
 
 const PAGE = 100;
+
+/** Acknowledged items in an ACKNOWLEDGE_MESSAGE_RECEIPT(S) request; 0 for any other action. */
+function ackItems(req: RequestEnvelope): number {
+  if (req.action === Actions.ACKNOWLEDGE_MESSAGE_RECEIPT) return 1;
+  if (req.action !== Actions.ACKNOWLEDGE_MESSAGE_RECEIPTS) return 0;
+  const messages = req.params?.messages;
+  return Array.isArray(messages) ? Math.max(1, messages.length) : 1;
+}
 
 export interface ConnectionDeps {
   config: Readonly<ServerConfig>;
@@ -52,6 +61,8 @@ export class Connection {
   private pumpAgain = false;
   private unflushed = 0;
   private badFrames = 0;
+  /** Pushes not yet matched by acknowledged items: that many acks skip the rate gate. */
+  private ackCredit = 0;
   /** Requests are admitted in arrival order, so one socket's messages keep their order. */
   private admission: Promise<unknown> = Promise.resolve();
   /** Admitted requests whose reply has not been written yet (sends waiting for their commit). */
@@ -86,25 +97,47 @@ export class Connection {
 
   private onFrame(data: Buffer, isBinary: boolean): void {
     this.lastSeen = Date.now();
-    if (this.stopping) return this.reply(refusalReply(data, isBinary, this.deps.config.frameLimits, shuttingDown()));
-    const verdict = this.gate.check();
-    if (verdict !== "ok") {
-      this.reply(refusalReply(data, isBinary, this.deps.config.frameLimits, tooManyRequests(this.deps.config.maxRequestsPerSecond)));
-      if (verdict === "close") this.ws.close(1008, "too many requests");
-      return;
-    }
+    // Decoded before the rate check: a refusal is answered under the request's own id and action,
+    // and an acknowledgement's action decides whether it is free.
     let raw: unknown;
+    let req: RequestEnvelope | undefined;
+    let bad: unknown;
     try {
       if (!isBinary) throw badRequest("text frames are not supported; send gzip in binary frames");
       raw = decodeFrame(data, this.deps.config.frameLimits);
-      const req = parseRequestEnvelope(raw);
-      this.deps.metrics?.frameIn(req.action);
-      this.badFrames = 0;
-      this.admission = this.admission.then(() => this.handle(req.id, req.action, req.params));
+      req = parseRequestEnvelope(raw);
     } catch (e) {
-      this.reply({ id: salvageId(raw) ?? newUuid(), action: Actions.ERROR, error: this.toError(e).toJSON() });
-      if (++this.badFrames >= this.deps.config.maxBadFrames) this.ws.close(1008, "too many bad frames");
+      bad = e;
     }
+    if (this.stopping) return this.reply(refusalReply(raw, shuttingDown()));
+    if (!this.admitRate(raw, req)) return;
+    if (!req) {
+      this.reply({ id: salvageId(raw) ?? newUuid(), action: Actions.ERROR, error: this.toError(bad).toJSON() });
+      if (++this.badFrames >= this.deps.config.maxBadFrames) this.ws.close(1008, "too many bad frames");
+      return;
+    }
+    this.deps.metrics?.frameIn(req.action);
+    this.badFrames = 0;
+    const { id, action, params } = req;
+    this.admission = this.admission.then(() => this.handle(id, action, params));
+  }
+
+  /**
+   * The per-socket request rate. Acknowledging what the server pushed is free: every push earns
+   * one acknowledged item, so a client acking each push on its own (as the official SDKs do) is
+   * never throttled for draining its mailbox fast, and free acks can never outnumber pushes.
+   */
+  private admitRate(raw: unknown, req: RequestEnvelope | undefined): boolean {
+    const items = req ? ackItems(req) : 0;
+    if (items > 0 && this.ackCredit >= items) {
+      this.ackCredit -= items;
+      return true;
+    }
+    const verdict = this.gate.check();
+    if (verdict === "ok") return true;
+    this.reply(refusalReply(raw, tooManyRequests(this.deps.config.maxRequestsPerSecond)));
+    if (verdict === "close") this.ws.close(1008, "too many requests");
+    return false;
   }
 
   /**
@@ -231,6 +264,7 @@ export class Connection {
 
   private sendFrame(frame: Buffer): void {
     this.unflushed++;
+    this.ackCredit++;
     this.ws.send(frame, { binary: true }, () => {
       this.unflushed--;
       this.flushed();
@@ -241,6 +275,8 @@ export class Connection {
     if (!this.subscribed || this.ws.readyState !== this.ws.OPEN) return;
     // Receipts are best effort (protocol.md decision 7): dropped, not queued, when the socket is full.
     if (this.ws.bufferedAmount >= this.deps.config.maxBufferedBytes) return;
+    // The Node SDK acks receipts too, so they earn ack credit like pushes.
+    this.ackCredit++;
     this.reply({ id: newUuid(), action: Actions.ACKNOWLEDGE_MESSAGE_RECEIPT, data: view });
   }
 

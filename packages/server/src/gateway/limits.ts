@@ -1,5 +1,5 @@
 import type { WebSocket } from "ws";
-import { Actions, BlazeError, ErrorCodes, decodeFrame, newUuid, salvageId, type BlazeMessage, type FrameLimits } from "@openblaze/protocol";
+import { Actions, BlazeError, ErrorCodes, newUuid, salvageId, type BlazeMessage } from "@openblaze/protocol";
 
 /**
  * Per-socket request admission (config `maxRequestsPerSecond`): a token bucket holding one
@@ -93,23 +93,14 @@ export class ReadBackpressure {
 }
 
 /**
- * The reply to a request refused before it was read (rate limit, shutdown): under the request's
- * own id and action when the frame can be read (clients like Go wait for the reply to every
- * request), else a plain ERROR.
+ * The reply to a request refused without being processed (rate limit, shutdown): under the
+ * request's own id and action when the frame could be read (clients like Go wait for the reply to
+ * every request), else a plain ERROR. `raw` is the decoded frame, undefined when it did not decode.
  */
-export function refusalReply(data: Buffer, isBinary: boolean, frameLimits: FrameLimits, error: BlazeError): BlazeMessage {
-  let id: string | undefined;
-  let action: string = Actions.ERROR;
-  if (isBinary) {
-    try {
-      const raw = decodeFrame(data, frameLimits);
-      id = salvageId(raw);
-      const a = (raw as { action?: unknown }).action;
-      if (id !== undefined && typeof a === "string" && a !== "") action = a;
-    } catch {
-      // unreadable: answered as a plain ERROR
-    }
-  }
+export function refusalReply(raw: unknown, error: BlazeError): BlazeMessage {
+  const id = salvageId(raw);
+  const a = (raw as { action?: unknown } | undefined)?.action;
+  const action = id !== undefined && typeof a === "string" && a !== "" ? a : Actions.ERROR;
   return { id: id ?? newUuid(), action, error: error.toJSON() };
 }
 
