@@ -17,6 +17,7 @@ import {
   requestSignature,
   signToken,
   storedGzip,
+  SMALL_FRAME_BYTES,
   uniqueConversationId,
   verifyToken,
 } from "../src/index.js";
@@ -80,6 +81,17 @@ describe("frames", () => {
   it("round-trips gzip and stored gzip", () => {
     assert.deepEqual(decodeFrame(encodeFrame(msg)), msg);
     assert.deepEqual(decodeFrame(encodeFrame(msg, { mode: "stored" })), msg);
+  });
+  it("gzip mode stores frames under SMALL_FRAME_BYTES and deflates larger ones", () => {
+    // Byte 10 is the first deflate block header: BTYPE 00 (stored) leaves bits 1-2 clear.
+    const small = encodeFrame(msg, { mode: "gzip", level: 6 });
+    assert.equal(small[10]! & 0b110, 0, "small frame is a stored block");
+    assert.deepEqual(decodeFrame(small), msg);
+    const big = { id: "x", action: "CREATE_MESSAGE", data: { text: "hello ".repeat(SMALL_FRAME_BYTES) } };
+    const deflated = encodeFrame(big, { mode: "gzip", level: 6 });
+    assert.notEqual(deflated[10]! & 0b110, 0, "larger frame is deflated");
+    assert.ok(deflated.length < JSON.stringify(big).length / 4);
+    assert.deepEqual(decodeFrame(deflated), big);
   });
   it("stored gzip is valid gzip for large multi-block input", () => {
     const raw = Buffer.alloc(200_000, 7);

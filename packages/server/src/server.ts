@@ -33,7 +33,7 @@ export interface BlazeServer {
 export function createServer(partial: Partial<ServerConfig> = {}, parts: ServerParts = {}): BlazeServer {
   const config = resolveConfig(partial);
   const log = parts.logger ?? createLogger(config.logLevel);
-  const store = parts.store ?? openStore(config, log);
+  const store = parts.store ?? openStore(config, log, "server");
   const bus = parts.bus ?? openBus(config, log);
   const blobs = parts.blobs ?? new FsBlobStore(blobDir(config));
   const services = createServices(config, store, bus, blobs);

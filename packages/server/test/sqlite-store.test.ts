@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
+import { statSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -36,6 +37,71 @@ storeContract("SqliteStore (file)", async () => {
       await rm(dir, { recursive: true, force: true });
     },
   };
+});
+
+storeContract("SqliteStore (file, background checkpoints)", async () => {
+  const dir = await tempDir();
+  const path = join(dir, "openblaze.sqlite");
+  let current: SqliteStore;
+  try {
+    current = new SqliteStore({ path, backgroundCheckpoints: true });
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    store: current,
+    reopen: async () => {
+      await current.close();
+      current = new SqliteStore({ path, backgroundCheckpoints: true });
+      return current;
+    },
+    cleanup: async () => {
+      await current.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe("SqliteStore background checkpoints", () => {
+  it("copy the WAL into the database file off the main connection, which never checkpoints itself", async () => {
+    const dir = await tempDir();
+    const path = join(dir, "openblaze.sqlite");
+    const failures: Error[] = [];
+    const store = new SqliteStore({ path, backgroundCheckpoints: true, onCheckpointFailure: (e) => failures.push(e) });
+    try {
+      assert.equal(store.db.pragma("wal_autocheckpoint", { simple: true }), 0);
+      const before = statSync(path).size;
+      const u = randomUUID();
+      await store.createUser({ userId: u, fullName: "u", isBot: false, ownerId: "" }, { sessionId: randomUUID(), publicKey: randomBytes(32) });
+      const payload = randomBytes(2000);
+      for (let i = 0; i < 20; i++) {
+        await store.acceptMessages(
+          Array.from({ length: 100 }, () => ({
+            messageId: randomUUID(),
+            conversationId: randomUUID(),
+            userId: u,
+            sessionId: "",
+            category: "PLAIN_TEXT",
+            payload,
+            representativeId: "",
+            quoteMessageId: "",
+            silent: false,
+            expireIn: 0,
+            recipientIds: [u],
+          })),
+        );
+      }
+      // Only a checkpoint writes pages into the main file; the worker runs one every 100 ms.
+      const deadline = Date.now() + 5000;
+      while (statSync(path).size < before + 4_000_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(statSync(path).size >= before + 4_000_000, `database file grew from ${before} to ${statSync(path).size} bytes`);
+      assert.deepEqual(failures, []);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 async function newUser(store: SqliteStore, fullName: string) {

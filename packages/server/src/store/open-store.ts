@@ -4,9 +4,18 @@ import { PostgresStore, parsePostgresUrl } from "./postgres/postgres-store.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 import type { Store } from "./store.js";
 
-/** The store `config.database` names: SQLite under the data directory, or PostgreSQL. Call `migrate()` before use. */
-export function openStore(config: Pick<ServerConfig, "database" | "dataDir">, log?: Logger): Store {
-  if (config.database === "sqlite") return new SqliteStore({ path: sqlitePath(config) });
+/**
+ * The store `config.database` names: SQLite under the data directory, or PostgreSQL. Call
+ * `migrate()` before use. A "server" store checkpoints SQLite's WAL on a background thread.
+ */
+export function openStore(config: Pick<ServerConfig, "database" | "dataDir">, log?: Logger, role: "server" | "tool" = "tool"): Store {
+  if (config.database === "sqlite") {
+    return new SqliteStore({
+      path: sqlitePath(config),
+      backgroundCheckpoints: role === "server",
+      onCheckpointFailure: (err) => log?.error({ err }, "sqlite: background checkpoint failed; SQLite checkpoints inside commits again"),
+    });
+  }
   const { connectionString, schema, poolSize } = parsePostgresUrl(config.database);
   return new PostgresStore({
     connectionString,

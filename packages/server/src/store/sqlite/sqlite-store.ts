@@ -20,6 +20,7 @@ import {
   type StoredMessage,
   type User,
 } from "../store.js";
+import { WalCheckpointer } from "./checkpointer.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
 const STATUS_BY_RANK: readonly MessageStatus[] = ["SENT", "DELIVERED", "READ"];
@@ -124,7 +125,17 @@ export interface SqliteStoreOptions {
   path: string;
   /** `NORMAL` (default) loses at most the last commits on power loss, never on process crash. */
   synchronous?: "NORMAL" | "FULL";
+  /**
+   * Checkpoint the WAL on a worker thread instead of inside whichever COMMIT crosses SQLite's
+   * threshold (the server turns this on; short-lived CLI connections keep SQLite's own).
+   */
+  backgroundCheckpoints?: boolean;
+  /** Told when the background checkpointer fails; the store then falls back to SQLite's own. */
+  onCheckpointFailure?: (err: Error) => void;
 }
+
+/** How often the background checkpointer runs. */
+const CHECKPOINT_INTERVAL_MS = 100;
 
 /** The embedded default store: better-sqlite3 in WAL mode, prepared statements, one writer. */
 export class SqliteStore implements Store {
@@ -132,6 +143,7 @@ export class SqliteStore implements Store {
   private readonly stmts;
   /** Transaction functions, built once: db.transaction() per call was a measurable cost. */
   private readonly txs;
+  private readonly checkpointer: WalCheckpointer | undefined;
 
   constructor(opts: SqliteStoreOptions) {
     if (opts.path !== ":memory:") mkdirSync(dirname(opts.path), { recursive: true });
@@ -142,7 +154,18 @@ export class SqliteStore implements Store {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${opts.synchronous ?? "NORMAL"}`);
     this.db.pragma("foreign_keys = ON");
+    // 64 MiB of page cache (default 2 MiB): the mailbox and message indexes are keyed by text UUIDs.
+    this.db.pragma("cache_size = -65536");
     this.migrateSync();
+    if (opts.backgroundCheckpoints && opts.path !== ":memory:") {
+      this.db.pragma("wal_autocheckpoint = 0");
+      // The WAL file is reused from its start after each complete checkpoint; this trims it back after a burst.
+      this.db.pragma("journal_size_limit = 67108864");
+      this.checkpointer = new WalCheckpointer(opts.path, CHECKPOINT_INTERVAL_MS, (err) => {
+        opts.onCheckpointFailure?.(err);
+        if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
+      });
+    }
     const db = this.db;
     this.stmts = {
       getMeta: db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
@@ -289,6 +312,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
 
