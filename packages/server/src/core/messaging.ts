@@ -16,7 +16,7 @@ import {
 } from "@openblaze/protocol";
 import type { Bus } from "../bus/bus.js";
 import type { Metrics } from "../metrics.js";
-import type { AckInput, Conversation, NewMessage, StoredMessage, Store } from "../store/store.js";
+import type { AckInput, Conversation, NewMessage, Participant, StoredMessage, Store } from "../store/store.js";
 import { AckCommitter } from "./ack-committer.js";
 import type { GroupCommitter } from "./group-commit.js";
 import type { Identity } from "./identity.js";
@@ -60,7 +60,9 @@ export class MessagingService {
 
   private async send(who: Identity, inputs: readonly SendInput[]): Promise<SendResult[]> {
     const messages: NewMessage[] = [];
-    for (const input of inputs) messages.push(await this.admit(who, input));
+    // A batch mostly repeats a few conversations: each is read once per request, not once per item.
+    const memberships = new Map<string, Promise<Membership>>();
+    for (const input of inputs) messages.push(await this.admit(who, input, memberships));
     // A batch is all or nothing, but the commit stores its other items even when one id conflicts:
     // refuse ids taken by another sender or conversation before committing anything.
     if (messages.length > 1) {
@@ -83,9 +85,16 @@ export class MessagingService {
   }
 
   /** Who may post where (protocol.md §6.5), and who receives it. */
-  private async admit(who: Identity, input: SendInput): Promise<NewMessage> {
-    const conversation = await this.conversationFor(who, input);
-    const participants = await this.store.listParticipants(conversation.conversationId);
+  private async admit(who: Identity, input: SendInput, memberships: Map<string, Promise<Membership>>): Promise<NewMessage> {
+    let membership = memberships.get(input.conversationId);
+    if (!membership) {
+      membership = this.conversationFor(who, input).then(async (conversation) => ({
+        conversation,
+        participants: await this.store.listParticipants(conversation.conversationId),
+      }));
+      memberships.set(input.conversationId, membership);
+    }
+    const { conversation, participants } = await membership;
     if (!participants.some((p) => p.userId === who.userId)) {
       throw new BlazeError(ErrorCodes.FORBIDDEN, { field: "conversation_id", reason: "you are not a participant of this conversation" });
     }
@@ -171,6 +180,11 @@ export class MessagingService {
       throw new BlazeError(ErrorCodes.FORBIDDEN, { field: "message_id", reason: `message ${o.messageId} was not sent to you` });
     }
   }
+}
+
+interface Membership {
+  conversation: Conversation;
+  participants: Participant[];
 }
 
 function idTaken(m: NewMessage, index: number): BlazeError {

@@ -1,3 +1,4 @@
+import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
 import {
@@ -71,6 +72,11 @@ export class Connection {
   private stopping = false;
   private readonly gate: RequestRateGate;
   private readonly backpressure: ReadBackpressure;
+  private corked = false;
+  private readonly uncork = () => {
+    this.corked = false;
+    this.socket.uncork();
+  };
   /** The last drain stopped on flow control, maybe with mail left: a flush resumes it. */
   private stalled = false;
   private readonly flushed = () => {
@@ -85,6 +91,8 @@ export class Connection {
 
   constructor(
     readonly ws: WebSocket,
+    /** The TCP socket under `ws`, corked while a tick writes frames. */
+    private readonly socket: Duplex,
     readonly who: Identity,
     private readonly deps: ConnectionDeps,
   ) {
@@ -262,7 +270,19 @@ export class Connection {
     );
   }
 
+  /**
+   * Frames written in one tick (a commit's replies, a page of pushes, receipts) leave in one writev
+   * instead of one syscall each (BENCHMARKS.md "Profile": writev was 9-13% of the server's time).
+   */
+  private cork(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(this.uncork);
+  }
+
   private sendFrame(frame: Buffer): void {
+    this.cork();
     this.unflushed++;
     this.ackCredit++;
     this.ws.send(frame, { binary: true }, () => {
@@ -282,6 +302,7 @@ export class Connection {
 
   private reply(message: BlazeMessage): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
+    this.cork();
     this.ws.send(encodeFrame(message, this.deps.config.compression), { binary: true }, this.flushed);
     this.backpressure.afterSend();
     this.deps.metrics?.frameOut(message.action, message.error?.code);

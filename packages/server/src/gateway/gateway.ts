@@ -64,7 +64,7 @@ export class Gateway {
     this.auth
       .authenticate({ authorization: upgradeAuthorization(req), method: "GET", uri: "/", body: "" })
       .then(
-        (who) => this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, who)),
+        (who) => this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, socket, who)),
         (e: unknown) => this.wss.handleUpgrade(req, socket, head, (ws) => this.refuse(ws, e)),
       );
   }
@@ -80,7 +80,7 @@ export class Gateway {
     ws.close(1008, error.code === ErrorCodes.UNAUTHORIZED ? "unauthorized" : "refused");
   }
 
-  private accept(ws: WebSocket, who: Identity): void {
+  private accept(ws: WebSocket, socket: Duplex, who: Identity): void {
     // An upgrade whose auth finished after close() began: nothing would ever close it.
     if (this.closed) return void ws.close(1001, "server shutting down");
     // Revoked between its authentication and now (the revocation's sockets were closed already).
@@ -89,7 +89,7 @@ export class Gateway {
       const max = this.deps.config.maxSocketsPerSession;
       return this.refuse(ws, new BlazeError(ErrorCodes.TOO_MANY_REQUESTS, { reason: `more than ${max} open sockets for this session` }));
     }
-    const conn = new Connection(ws, who, this.deps);
+    const conn = new Connection(ws, socket, who, this.deps);
     let set = this.byUser.get(who.userId);
     if (!set) this.byUser.set(who.userId, (set = new Set()));
     set.add(conn);

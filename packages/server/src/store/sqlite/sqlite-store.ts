@@ -193,10 +193,14 @@ export class SqliteStore implements Store {
         "SELECT * FROM participants WHERE conversation_id = ? AND user_id = ?",
       ),
       getMessage: db.prepare<[string], MessageRow>("SELECT * FROM messages WHERE message_id = ?"),
+      // DO NOTHING on a taken id: the insert is the existence check, so a new message costs no read.
       insertMessage: db.prepare(
         `INSERT INTO messages (message_id, conversation_id, user_id, session_id, category, payload,
            representative_id, quote_message_id, silent, expire_in, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING`,
+      ),
+      getSender: db.prepare<[string], { user_id: string; conversation_id: string }>(
+        "SELECT user_id, conversation_id FROM messages WHERE message_id = ?",
       ),
       insertMailbox: db.prepare(
         `INSERT OR IGNORE INTO mailbox (user_id, session_id, message_id, created_at)
@@ -405,13 +409,7 @@ export class SqliteStore implements Store {
   }
 
   private acceptOne(m: NewMessage, createdAt: Micros): AcceptOutcome {
-    const existing = this.stmts.getMessage.get(m.messageId);
-    if (existing) {
-      return existing.user_id === m.userId && existing.conversation_id === m.conversationId
-        ? { kind: "duplicate", message: toMessage(existing) }
-        : { kind: "conflict" };
-    }
-    this.stmts.insertMessage.run(
+    const inserted = this.stmts.insertMessage.run(
       m.messageId,
       m.conversationId,
       m.userId,
@@ -424,6 +422,12 @@ export class SqliteStore implements Store {
       m.expireIn,
       createdAt,
     );
+    if (inserted.changes === 0) {
+      const existing = this.stmts.getMessage.get(m.messageId)!;
+      return existing.user_id === m.userId && existing.conversation_id === m.conversationId
+        ? { kind: "duplicate", message: toMessage(existing) }
+        : { kind: "conflict" };
+    }
     const deliveredTo: string[] = [];
     for (const recipient of new Set(m.recipientIds)) {
       this.stmts.insertMailbox.run(m.messageId, createdAt, recipient);
@@ -457,7 +461,7 @@ export class SqliteStore implements Store {
   }
 
   private ackOne(userId: string, sessionId: string, a: AckInput, updatedAt: Micros): AckOutcome {
-    const message = this.stmts.getMessage.get(a.messageId);
+    const message = this.stmts.getSender.get(a.messageId);
     if (!message) return { kind: "unknown", messageId: a.messageId };
     const current = this.stmts.getStatus.get(a.messageId, userId);
     if (!current) return { kind: "forbidden", messageId: a.messageId };
