@@ -1,4 +1,5 @@
 import type { MessageView } from "@openblaze/protocol";
+import type { MailboxRow, StoredMessage } from "../store/store.js";
 
 /**
  * The bus only says "these users have new mail" or carries a best-effort receipt. The store stays
@@ -6,10 +7,23 @@ import type { MessageView } from "@openblaze/protocol";
  * catch-up read when it is healthy again, and by the next LIST_PENDING_MESSAGES.
  */
 export type BusEvent =
-  | { type: "mail"; userIds: readonly string[] }
+  | {
+      type: "mail";
+      userIds: readonly string[];
+      /**
+       * The new rows themselves, in seq order, for this node's handlers only (never sent to other
+       * nodes): set when the store reported them, so caught-up sockets need not read them back.
+       */
+      rows?: readonly DeliveredRow[];
+    }
   | { type: "receipt"; userId: string; view: MessageView }
   /** Wake-ups may have been lost (a node's outage buffer overflowed): re-read every subscribed mailbox. */
   | { type: "resync" };
+
+/** A mailbox row with its message, as just committed. */
+export interface DeliveredRow extends MailboxRow {
+  message: StoredMessage;
+}
 
 export interface Bus {
   /**

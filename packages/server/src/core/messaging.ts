@@ -14,9 +14,9 @@ import {
   type MessageStatus,
   type PayloadRules,
 } from "@openblaze/protocol";
-import type { Bus } from "../bus/bus.js";
+import type { Bus, DeliveredRow } from "../bus/bus.js";
 import type { Metrics } from "../metrics.js";
-import type { AckInput, Conversation, NewMessage, Participant, StoredMessage, Store } from "../store/store.js";
+import type { AcceptOutcome, AckInput, Conversation, NewMessage, Participant, StoredMessage, Store } from "../store/store.js";
 import { AckCommitter } from "./ack-committer.js";
 import type { GroupCommitter } from "./group-commit.js";
 import type { Identity } from "./identity.js";
@@ -73,15 +73,29 @@ export class MessagingService {
     }
     this.limiter.take(who.userId, messages.length);
     const outcomes = await this.committer.submit(messages);
+    // Whatever was stored is announced, even when another item then fails the request (the rare
+    // race in the id pre-check above): stored rows must wake their recipients.
+    this.announce(outcomes);
     const results: SendResult[] = [];
-    const woken = new Set<string>();
     outcomes.forEach((o, i) => {
       if (o.kind === "conflict") throw idTaken(messages[i]!, i);
-      if (o.kind === "created") for (const u of o.deliveredTo) woken.add(u);
       results.push({ message: o.message, created: o.kind === "created" });
     });
-    if (woken.size > 0) this.bus.publish({ type: "mail", userIds: [...woken] });
     return results;
+  }
+
+  /** One "mail" event per request, with the new rows when the store reported them. */
+  private announce(outcomes: readonly AcceptOutcome[]): void {
+    const woken = new Set<string>();
+    const rows: DeliveredRow[] = [];
+    let complete = true;
+    for (const o of outcomes) {
+      if (o.kind !== "created") continue;
+      for (const u of o.deliveredTo) woken.add(u);
+      if (o.mailbox) for (const r of o.mailbox) rows.push({ ...r, message: o.message });
+      else complete = false;
+    }
+    if (woken.size > 0) this.bus.publish({ type: "mail", userIds: [...woken], ...(complete && { rows }) });
   }
 
   /** Who may post where (protocol.md §6.5), and who receives it. */
@@ -151,8 +165,7 @@ export class MessagingService {
 
   /** Server-authored messages (SYSTEM_CONVERSATION) skip client rules but use the same delivery. */
   async sendSystem(message: Omit<NewMessage, "messageId"> & { messageId: string }): Promise<void> {
-    const [outcome] = await this.committer.submit([message]);
-    if (outcome?.kind === "created" && outcome.deliveredTo.length > 0) this.bus.publish({ type: "mail", userIds: outcome.deliveredTo });
+    this.announce(await this.committer.submit([message]));
   }
 
   /** WS ACKNOWLEDGE_MESSAGE_RECEIPT(S) and POST /acknowledgements: identical effect. */

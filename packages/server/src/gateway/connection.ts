@@ -23,7 +23,7 @@ import type { Identity } from "../core/identity.js";
 import type { MessagingService } from "../core/messaging.js";
 import type { Metrics } from "../metrics.js";
 import { sendAckView } from "../core/views.js";
-import type { Store } from "../store/store.js";
+import type { PendingMessage, Store } from "../store/store.js";
 import type { PushFrameCache } from "./frame-cache.js";
 import { ReadBackpressure, RequestRateGate, refusalReply, shuttingDown, tooManyRequests } from "./limits.js";
 
@@ -59,6 +59,8 @@ export class Connection {
   private backlogHighSeq = 0;
   private createdAfter: number | undefined;
   private pumping = false;
+  /** The last mailbox read came back short with nothing asked since: offered rows may be pushed directly. */
+  private caughtUp = false;
   private pumpAgain = false;
   private unflushed = 0;
   private badFrames = 0;
@@ -212,14 +214,31 @@ export class Connection {
     // Every (re)subscription starts from the top: whatever is still unacked is pushed again.
     this.createdAfter = createdAfter;
     this.cursor = 0;
+    this.caughtUp = false;
     this.backlogHighSeq = await this.deps.store.lastSeq();
     this.subscribed = true;
     setImmediate(() => void this.pump());
   }
 
+  /**
+   * A row just committed for this session (Gateway.inSequence vouches that every earlier row was
+   * offered or is in the store). A caught-up socket with room pushes it at once; otherwise the
+   * mailbox is read as for any wake-up.
+   */
+  offer(row: PendingMessage): void {
+    if (!this.subscribed || row.seq <= this.cursor) return;
+    if (this.caughtUp && !this.pumping && this.canSend() && (this.createdAfter === undefined || row.message.createdAt > this.createdAfter)) {
+      this.push(row);
+      return;
+    }
+    void this.pump();
+  }
+
   /** New mail for this user, or room in the window again. */
   pump(): Promise<void> | void {
     if (!this.subscribed) return;
+    // Until a read comes back short again, rows may be waiting in the store.
+    this.caughtUp = false;
     if (this.pumping) {
       this.pumpAgain = true;
       return;
@@ -251,14 +270,19 @@ export class Connection {
         const rows = await this.deps.store.pendingMessages(this.who.userId, this.who.sessionId, this.cursor, PAGE, this.createdAfter);
         for (const row of rows) {
           if (!this.canSend()) return void (this.stalled = true);
-          const source = row.seq <= this.backlogHighSeq ? Sources.LIST_PENDING_MESSAGES : Sources.CREATE_MESSAGE;
-          this.sendFrame(this.deps.frames.get(row.message, source));
-          this.deps.metrics?.delivered(row.message.createdAt, source === Sources.CREATE_MESSAGE);
-          this.cursor = row.seq;
+          this.push(row);
         }
         if (rows.length < PAGE) break;
       }
     } while (this.pumpAgain);
+    this.caughtUp = true;
+  }
+
+  private push(row: PendingMessage): void {
+    const source = row.seq <= this.backlogHighSeq ? Sources.LIST_PENDING_MESSAGES : Sources.CREATE_MESSAGE;
+    this.sendFrame(this.deps.frames.get(row.message, source));
+    this.deps.metrics?.delivered(row.message.createdAt, source === Sources.CREATE_MESSAGE);
+    this.cursor = row.seq;
   }
 
   /** Flow control: a slow reader slows only its own delivery; server memory stays bounded. */

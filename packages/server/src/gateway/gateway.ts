@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { Actions, BlazeError, ErrorCodes, KNOWN_SUBPROTOCOLS, encodeFrame, newUuid } from "@openblaze/protocol";
-import type { Bus, BusEvent } from "../bus/bus.js";
+import { LocalBus, type Bus, type BusEvent, type DeliveredRow } from "../bus/bus.js";
 import type { Authenticator } from "../core/auth.js";
 import type { Identity } from "../core/identity.js";
 import type { Revocation } from "../store/store.js";
@@ -27,6 +27,10 @@ export class Gateway {
   /** Identifies the current polling loop, so a round finishing after a stop/start does not fork a second one. */
   private pollLoop: object | undefined;
   private closed = false;
+  /** Whether committed rows may be pushed without a read (see inSequence). */
+  private offering: boolean;
+  /** The mailbox seq the next commit must start at for its rows to be offered. */
+  private nextSeq: number | undefined;
 
   constructor(
     private readonly auth: Authenticator,
@@ -41,6 +45,7 @@ export class Gateway {
       handleProtocols: (offered) => KNOWN_SUBPROTOCOLS.find((p) => offered.has(p)) ?? false,
     });
     this.perSession = new SessionSocketCounter(deps.config.maxSocketsPerSession);
+    this.offering = bus instanceof LocalBus;
     this.wss.on("headers", (headers) => headers.push(`X-Server-Time: ${BigInt(Date.now()) * 1_000_000n}`));
     this.timer = setInterval(() => this.heartbeat(), deps.config.pingIntervalMs);
     this.timer.unref();
@@ -105,12 +110,36 @@ export class Gateway {
 
   private onBus(e: BusEvent): void {
     if (e.type === "mail") {
-      for (const userId of e.userIds) for (const c of this.byUser.get(userId) ?? []) void c.pump();
+      if (e.rows && this.inSequence(e.rows)) {
+        for (const row of e.rows) for (const c of this.byUser.get(row.userId) ?? []) if (c.who.sessionId === row.sessionId) c.offer(row);
+      } else {
+        for (const userId of e.userIds) for (const c of this.byUser.get(userId) ?? []) void c.pump();
+      }
     } else if (e.type === "receipt") {
       for (const c of this.byUser.get(e.userId) ?? []) c.pushReceipt(e.view);
     } else {
       void this.pumpAll();
     }
+  }
+
+  /**
+   * Offering just-committed rows to caught-up sockets is only safe if every earlier row reached
+   * this gateway first: a socket's cursor must never jump past a row it was not given. That holds
+   * when this process is the only writer (LocalBus) and its commits arrive gap-free in seq order;
+   * the first gap (another process writing the same database, say) switches offering off for good.
+   */
+  private inSequence(rows: readonly DeliveredRow[]): boolean {
+    if (!this.offering || rows.length === 0) return false;
+    const first = rows[0]!.seq;
+    const last = rows[rows.length - 1]!.seq;
+    const expected = this.nextSeq;
+    this.nextSeq = last + 1;
+    // The first commit seen: whatever came before it is in the store, where reads find it.
+    if (expected === undefined) return false;
+    if (first === expected && last - first + 1 === rows.length) return true;
+    this.offering = false;
+    this.deps.log.warn({ expected, first, last }, "mailbox seqs from another writer: sockets read every wake-up from the store from now on");
+    return false;
   }
 
   /**

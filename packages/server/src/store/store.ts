@@ -59,11 +59,27 @@ export interface NewMessage {
 export type StoredMessage = Omit<NewMessage, "recipientIds"> & { createdAt: Micros };
 
 export type AcceptOutcome =
-  | { kind: "created"; message: StoredMessage; deliveredTo: string[] }
+  | {
+      kind: "created";
+      message: StoredMessage;
+      deliveredTo: string[];
+      /**
+       * The mailbox rows this accept inserted, in seq order, when the store can say cheaply
+       * (SQLite): they let the gateway push to caught-up sockets without reading them back.
+       */
+      mailbox?: MailboxRow[];
+    }
   /** Same id, same sender and conversation: the stored message, nothing new delivered. */
   | { kind: "duplicate"; message: StoredMessage }
   /** Same id already used by another sender or conversation. */
   | { kind: "conflict" };
+
+/** One inserted mailbox row: `seq` in `sessionId`'s mailbox (of user `userId`). */
+export interface MailboxRow {
+  userId: string;
+  sessionId: string;
+  seq: number;
+}
 
 /** A mailbox row joined with its message: one thing to push to one session. */
 export interface PendingMessage {

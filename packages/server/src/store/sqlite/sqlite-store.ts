@@ -10,6 +10,7 @@ import {
   type AckRequest,
   type Attachment,
   type Conversation,
+  type MailboxRow,
   type Micros,
   type NewMessage,
   type Participant,
@@ -202,9 +203,10 @@ export class SqliteStore implements Store {
       getSender: db.prepare<[string], { user_id: string; conversation_id: string }>(
         "SELECT user_id, conversation_id FROM messages WHERE message_id = ?",
       ),
-      insertMailbox: db.prepare(
+      insertMailbox: db.prepare<[string, number, string], { user_id: string; session_id: string; seq: number }>(
         `INSERT OR IGNORE INTO mailbox (user_id, session_id, message_id, created_at)
-         SELECT user_id, session_id, ?, ? FROM sessions WHERE user_id = ?`,
+         SELECT user_id, session_id, ?, ? FROM sessions WHERE user_id = ?
+         RETURNING user_id, session_id, seq`,
       ),
       insertStatus: db.prepare("INSERT OR IGNORE INTO message_status (message_id, user_id, status, updated_at) VALUES (?, ?, 0, ?)"),
       pending: db.prepare<[string, string, number, number, number], MessageRow & { seq: number }>(
@@ -429,13 +431,16 @@ export class SqliteStore implements Store {
         : { kind: "conflict" };
     }
     const deliveredTo: string[] = [];
+    const mailbox: MailboxRow[] = [];
     for (const recipient of new Set(m.recipientIds)) {
-      this.stmts.insertMailbox.run(m.messageId, createdAt, recipient);
+      for (const r of this.stmts.insertMailbox.all(m.messageId, createdAt, recipient)) mailbox.push({ userId: r.user_id, sessionId: r.session_id, seq: r.seq });
       this.stmts.insertStatus.run(m.messageId, recipient, createdAt);
       deliveredTo.push(recipient);
     }
+    // RETURNING promises no order; the gateway relies on seq order.
+    mailbox.sort((a, b) => a.seq - b.seq);
     const { recipientIds: _unused, ...stored } = m;
-    return { kind: "created", message: { ...stored, createdAt }, deliveredTo };
+    return { kind: "created", message: { ...stored, createdAt }, deliveredTo, mailbox };
   }
 
   async getMessage(messageId: string): Promise<StoredMessage | undefined> {
