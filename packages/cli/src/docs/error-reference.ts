@@ -14,7 +14,7 @@ export const ERROR_NOTES: Readonly<Record<ErrorCode, string>> = {
   404:
     "Unknown HTTP endpoint, conversation or attachment, unknown participants action, or an attachment upload/view token that does not exist (those URLs answer a real HTTP 404).",
   429:
-    "Rate limits: more than `rateLimitPerMinute` messages per user per minute (100,000 by default); more than `maxRequestsPerSecond` requests on one socket (the socket stays open; sustained abuse closes it with 1008); more than `maxSocketsPerSession` open sockets for one session (the new socket gets this and close 1008).",
+    "Rate limits: more than `rateLimitPerMinute` messages per user per minute (100,000 by default); more than `maxRequestsPerSecond` requests on one socket (acknowledgements of delivered messages do not count; the socket stays open; sustained abuse closes it with 1008); more than `maxSocketsPerSession` open sockets for one session (the new socket gets this and close 1008).",
   500: "An internal fault on the HTTP API (logged with context). The only error answered with HTTP status 500; clients retry.",
   7000:
     "An internal fault while handling a WebSocket request (logged), or a request read while the server is shutting down (`extra.reason` says so: not processed, retry after reconnecting).",
