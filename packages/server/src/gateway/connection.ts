@@ -69,7 +69,7 @@ export class Connection {
   /** Requests are admitted in arrival order, so one socket's messages keep their order. */
   private admission: Promise<unknown> = Promise.resolve();
   /** Admitted requests whose reply has not been written yet (sends waiting for their commit). */
-  private readonly replying = new Set<Promise<unknown>>();
+  private replying: Set<Promise<unknown>> | undefined;
   /** Set by quiesce(): requests read from now on are refused, not processed. */
   private stopping = false;
   private readonly gate: RequestRateGate;
@@ -188,8 +188,10 @@ export class Connection {
   }
 
   private track(replied: Promise<unknown>): void {
-    this.replying.add(replied);
-    void replied.finally(() => this.replying.delete(replied));
+    // Created on first use: most sockets of an idle fleet never send.
+    const replying = (this.replying ??= new Set());
+    replying.add(replied);
+    void replied.finally(() => replying.delete(replied));
   }
 
   /**
@@ -200,7 +202,7 @@ export class Connection {
     this.stopping = true;
     for (;;) {
       await this.admission;
-      if (this.replying.size === 0) break;
+      if (!this.replying || this.replying.size === 0) break;
       await Promise.allSettled([...this.replying]);
     }
   }
