@@ -48,6 +48,7 @@ function parseArgs(argv: string[]) {
         "  --modes gzip,stored  output compression modes for p2p/drain/group (default both; quick: gzip, p2p both)",
         "  --rounds N --round-s S --warm-s S   override the round plan (default 3 x 8 s after 2 s; quick 1 x 1 s after 0.5 s)",
         "  --loadgens N         load-generator processes for throughput workloads (default 1; idle/storm use >= 2)",
+        "  --latency-rates a,b  offered msgs/s for latency (default 2,000, 5,000 and 50% of this run's p2p capacity)",
         "  --no-pin             do not pin server/relay to CPU 0 and load generators to CPU 1",
         "  --md / --no-md       write the generated block of BENCHMARKS.md (default: full runs only)",
       ].join("\n") + "\n",
@@ -71,6 +72,7 @@ function parseArgs(argv: string[]) {
     roundMs: Number(opt("--round-s") ?? (quick ? 1 : 8)) * 1000,
     warmMs: Number(opt("--warm-s") ?? (quick ? 0.5 : 2)) * 1000,
     loadgens: Number(opt("--loadgens") ?? 1),
+    latencyRates: list(opt("--latency-rates"))?.map(Number),
     pin: !flag("--no-pin") && cpus().length >= 2 && canPin(),
     md: flag("--md") ? true : flag("--no-md") ? false : !quick && only === undefined,
   };
@@ -248,9 +250,9 @@ async function main(): Promise<void> {
       }
     } else if (w === "latency") {
       const sockets = q ? 500 : 1000;
-      const rates = q ? [2000] : [2000, 5000];
       const half = p2pCapacity ? Math.round(p2pCapacity / 2 / 100) * 100 : undefined;
-      if (half && !q) rates.push(half);
+      const rates = args.latencyRates ?? (q ? [2000] : [2000, 5000]);
+      if (half && !q && !args.latencyRates) rates.push(half);
       const limit5 = half ? Math.min(5000, half) : 5000;
       for (const rate of [...new Set(rates)].sort((a, b) => a - b)) {
         await attempt("latency", async () => {
