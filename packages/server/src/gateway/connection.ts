@@ -64,7 +64,7 @@ export class Connection {
   private pumpAgain = false;
   private unflushed = 0;
   private badFrames = 0;
-  /** Pushes not yet matched by acknowledged items: that many acks skip the rate gate. */
+  /** Pushes and receipts not yet matched by acknowledged items: that many acks skip the rate gate. */
   private ackCredit = 0;
   /** Requests are admitted in arrival order, so one socket's messages keep their order. */
   private admission: Promise<unknown> = Promise.resolve();
@@ -133,9 +133,10 @@ export class Connection {
   }
 
   /**
-   * The per-socket request rate. Acknowledging what the server pushed is free: every push earns
-   * one acknowledged item, so a client acking each push on its own (as the official SDKs do) is
-   * never throttled for draining its mailbox fast, and free acks can never outnumber pushes.
+   * The per-socket request rate. Acknowledging what the server delivered is free: every push or
+   * receipt earns one acknowledged item, so a client acking each message on its own (as the
+   * official SDKs do) is never throttled for draining its mailbox fast, and free acks can never
+   * outnumber deliveries.
    */
   private admitRate(raw: unknown, req: RequestEnvelope | undefined): boolean {
     const items = req ? ackItems(req) : 0;

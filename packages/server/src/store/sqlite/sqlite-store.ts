@@ -466,23 +466,27 @@ export class SqliteStore implements Store {
   }
 
   private ackOne(userId: string, sessionId: string, a: AckInput, updatedAt: Micros): AckOutcome {
-    const message = this.stmts.getSender.get(a.messageId);
-    if (!message) return { kind: "unknown", messageId: a.messageId };
-    const current = this.stmts.getStatus.get(a.messageId, userId);
-    if (!current) return { kind: "forbidden", messageId: a.messageId };
-    this.stmts.deleteMailbox.run(sessionId, a.messageId);
     const rank = STATUS_RANK[a.status];
-    if (this.stmts.raiseStatus.run(rank, updatedAt, a.messageId, userId, rank).changes === 0) {
+    // The common case first: a raised status proves the message exists and was sent to this user,
+    // so an advancing ack costs three statements, not four.
+    if (this.stmts.raiseStatus.run(rank, updatedAt, a.messageId, userId, rank).changes > 0) {
+      this.stmts.deleteMailbox.run(sessionId, a.messageId);
+      const message = this.stmts.getSender.get(a.messageId);
+      if (!message) return { kind: "unknown", messageId: a.messageId };
+      return {
+        kind: "advanced",
+        messageId: a.messageId,
+        senderId: message.user_id,
+        conversationId: message.conversation_id,
+        status: STATUS_BY_RANK[rank]!,
+        updatedAt,
+      };
+    }
+    if (this.stmts.getStatus.get(a.messageId, userId)) {
+      this.stmts.deleteMailbox.run(sessionId, a.messageId);
       return { kind: "unchanged", messageId: a.messageId };
     }
-    return {
-      kind: "advanced",
-      messageId: a.messageId,
-      senderId: message.user_id,
-      conversationId: message.conversation_id,
-      status: STATUS_BY_RANK[rank]!,
-      updatedAt,
-    };
+    return this.stmts.getSender.get(a.messageId) ? { kind: "forbidden", messageId: a.messageId } : { kind: "unknown", messageId: a.messageId };
   }
 
   async expire(before: Micros): Promise<number> {
