@@ -21,6 +21,17 @@ function countReads(h: Harness): { reads: number } {
   return counter;
 }
 
+/** A bot and a user with a subscribed socket each, and their 1:1 conversation. */
+async function subscribedPair(h: Harness) {
+  const bot = await h.user("bot", true);
+  const u = await h.user("u");
+  const conv = uniqueConversationId(bot.userId, u.userId);
+  const bs = await h.socket(bot);
+  const us = await h.socket(u);
+  await us.request("LIST_PENDING_MESSAGES");
+  return { bot, u, conv, bs, us };
+}
+
 async function texts(s: TestSocket, n: number): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -35,12 +46,7 @@ describe("direct delivery", () => {
   it("a caught-up socket gets new messages, in order, without the mailbox being read back", async () => {
     const h = await Harness.start();
     try {
-      const bot = await h.user("bot", true);
-      const u = await h.user("u");
-      const conv = uniqueConversationId(bot.userId, u.userId);
-      const bs = await h.socket(bot);
-      const us = await h.socket(u);
-      await us.request("LIST_PENDING_MESSAGES");
+      const { conv, u, bs, us } = await subscribedPair(h);
       // The first commit the gateway sees is read from the store; it anchors the sequence.
       await bs.request("CREATE_MESSAGE", textParams(conv, u.userId, "warm-up"));
       assert.deepEqual(await texts(us, 1), ["warm-up"]);
@@ -64,12 +70,7 @@ describe("direct delivery", () => {
     const h = await Harness.start();
     const other = new SqliteStore({ path: sqlitePath({ dataDir: h.dataDir }) });
     try {
-      const bot = await h.user("bot", true);
-      const u = await h.user("u");
-      const conv = uniqueConversationId(bot.userId, u.userId);
-      const bs = await h.socket(bot);
-      const us = await h.socket(u);
-      await us.request("LIST_PENDING_MESSAGES");
+      const { bot, conv, u, bs, us } = await subscribedPair(h);
       for (const t of ["w1", "w2"]) await bs.request("CREATE_MESSAGE", textParams(conv, u.userId, t));
       assert.deepEqual(await texts(us, 2), ["w1", "w2"]);
       // Another process writes to the same file: no wake-up reaches this server for it.

@@ -15,53 +15,35 @@ async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "openblaze-store-"));
 }
 
-storeContract("SqliteStore (file)", async () => {
-  const dir = await tempDir();
-  const path = join(dir, "openblaze.sqlite");
-  let current: SqliteStore;
-  try {
-    current = new SqliteStore({ path });
-  } catch (e) {
-    await rm(dir, { recursive: true, force: true });
-    throw e;
-  }
-  return {
-    store: current,
-    reopen: async () => {
-      await current.close();
-      current = new SqliteStore({ path });
-      return current;
-    },
-    cleanup: async () => {
-      await current.close();
+/** A SqliteStore on a fresh file, reopened on the same file with the same options. */
+function fileStore(options: { backgroundCheckpoints?: boolean } = {}) {
+  return async () => {
+    const dir = await tempDir();
+    const path = join(dir, "openblaze.sqlite");
+    let current: SqliteStore;
+    try {
+      current = new SqliteStore({ path, ...options });
+    } catch (e) {
       await rm(dir, { recursive: true, force: true });
-    },
+      throw e;
+    }
+    return {
+      store: current,
+      reopen: async () => {
+        await current.close();
+        current = new SqliteStore({ path, ...options });
+        return current;
+      },
+      cleanup: async () => {
+        await current.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
   };
-});
+}
 
-storeContract("SqliteStore (file, background checkpoints)", async () => {
-  const dir = await tempDir();
-  const path = join(dir, "openblaze.sqlite");
-  let current: SqliteStore;
-  try {
-    current = new SqliteStore({ path, backgroundCheckpoints: true });
-  } catch (e) {
-    await rm(dir, { recursive: true, force: true });
-    throw e;
-  }
-  return {
-    store: current,
-    reopen: async () => {
-      await current.close();
-      current = new SqliteStore({ path, backgroundCheckpoints: true });
-      return current;
-    },
-    cleanup: async () => {
-      await current.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+storeContract("SqliteStore (file)", fileStore());
+storeContract("SqliteStore (file, background checkpoints)", fileStore({ backgroundCheckpoints: true }));
 
 describe("SqliteStore background checkpoints", () => {
   it("copy the WAL into the database file off the main connection, which never checkpoints itself", async () => {
