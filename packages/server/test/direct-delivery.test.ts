@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { newUuid, uniqueConversationId } from "@openblaze/protocol";
+import { uniqueConversationId } from "@openblaze/protocol";
 import { sqlitePath } from "../src/config.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { Harness, textParams, type TestSocket } from "./harness.js";
+import { newMessage } from "./store-contract.js";
 
 /**
  * Just-committed rows go straight to caught-up sockets (Gateway.inSequence, Connection.offer):
@@ -74,21 +75,7 @@ describe("direct delivery", () => {
       for (const t of ["w1", "w2"]) await bs.request("CREATE_MESSAGE", textParams(conv, u.userId, t));
       assert.deepEqual(await texts(us, 2), ["w1", "w2"]);
       // Another process writes to the same file: no wake-up reaches this server for it.
-      const [foreign] = await other.acceptMessages([
-        {
-          messageId: newUuid(),
-          conversationId: conv,
-          userId: bot.userId,
-          sessionId: bot.sessionId,
-          category: "PLAIN_TEXT",
-          payload: Buffer.from("from elsewhere"),
-          representativeId: "",
-          quoteMessageId: "",
-          silent: false,
-          expireIn: 0,
-          recipientIds: [u.userId],
-        },
-      ]);
+      const [foreign] = await other.acceptMessages([newMessage(bot, conv, [u], { payload: Buffer.from("from elsewhere") })]);
       assert.equal(foreign!.kind, "created");
       await bs.request("CREATE_MESSAGE", textParams(conv, u.userId, "local"));
       assert.deepEqual(await texts(us, 2), ["from elsewhere", "local"]);

@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { Worker } from "node:worker_threads";
 import { SQLITE_MIGRATIONS } from "../src/store/sqlite/migrations.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
-import { storeContract } from "./store-contract.js";
+import { makeUser, newMessage, storeContract } from "./store-contract.js";
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "openblaze-store-"));
@@ -54,26 +54,9 @@ describe("SqliteStore background checkpoints", () => {
     try {
       assert.equal(store.db.pragma("wal_autocheckpoint", { simple: true }), 0);
       const before = statSync(path).size;
-      const u = randomUUID();
-      await store.createUser({ userId: u, fullName: "u", isBot: false, ownerId: "" }, { sessionId: randomUUID(), publicKey: randomBytes(32) });
+      const u = await makeUser(store);
       const payload = randomBytes(2000);
-      for (let i = 0; i < 20; i++) {
-        await store.acceptMessages(
-          Array.from({ length: 100 }, () => ({
-            messageId: randomUUID(),
-            conversationId: randomUUID(),
-            userId: u,
-            sessionId: "",
-            category: "PLAIN_TEXT",
-            payload,
-            representativeId: "",
-            quoteMessageId: "",
-            silent: false,
-            expireIn: 0,
-            recipientIds: [u],
-          })),
-        );
-      }
+      for (let i = 0; i < 20; i++) await store.acceptMessages(Array.from({ length: 100 }, () => newMessage(u, randomUUID(), [u], { payload })));
       // Only a checkpoint writes pages into the main file; the worker runs one every 100 ms.
       const deadline = Date.now() + 5000;
       while (statSync(path).size < before + 4_000_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -38,7 +38,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** Enough real time for the store clock (microseconds, but possibly only ms-resolution) to move on. */
 const TICK_MS = 5;
 
-async function makeUser(store: Store, fullName = "user", opts: { isBot?: boolean; ownerId?: string } = {}): Promise<TestUser> {
+export async function makeUser(store: Store, fullName = "user", opts: { isBot?: boolean; ownerId?: string } = {}): Promise<TestUser> {
   const u = { userId: randomUUID(), sessionId: randomUUID(), publicKey: randomBytes(32) };
   await store.createUser(
     { userId: u.userId, fullName, isBot: opts.isBot ?? false, ownerId: opts.ownerId ?? "" },
@@ -61,7 +61,13 @@ async function makeConversation(
   return conversationId;
 }
 
-function newMessage(from: TestUser, conversationId: string, recipients: readonly TestUser[], overrides: Partial<NewMessage> = {}): NewMessage {
+/** A plain-text NewMessage from `from` to `recipients`; `overrides` replace any field. */
+export function newMessage(
+  from: Pick<TestUser, "userId" | "sessionId">,
+  conversationId: string,
+  recipients: readonly Pick<TestUser, "userId">[],
+  overrides: Partial<NewMessage> = {},
+): NewMessage {
   return {
     messageId: randomUUID(),
     conversationId,
