@@ -196,4 +196,16 @@ describe("limits", () => {
     assert.equal(sessions.size, 0, "no entry left behind");
     assert.ok(new SessionSocketCounter(0).tryAdd("x"), "0 means unlimited");
   });
+
+  it("unit: acknowledged items within the earned credit cost no token; beyond it they meet the bucket", () => {
+    const gate = new RequestRateGate(1, () => 0);
+    assert.equal(gate.check(), "ok");
+    assert.equal(gate.check(1), "refuse", "no credit yet: an ack is an ordinary request");
+    for (let i = 0; i < 3; i++) gate.earnAck();
+    assert.equal(gate.check(2), "ok");
+    assert.equal(gate.check(2), "refuse", "1 item of credit left does not cover 2");
+    assert.equal(gate.check(1), "ok");
+    assert.equal(gate.check(1), "refuse", "credit spent");
+    assert.equal(gate.check(0), "refuse", "other requests never use it");
+  });
 });

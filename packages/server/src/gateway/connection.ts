@@ -25,17 +25,9 @@ import type { Metrics } from "../metrics.js";
 import { sendAckView } from "../core/views.js";
 import type { PendingMessage, Store } from "../store/store.js";
 import type { PushFrameCache } from "./frame-cache.js";
-import { ReadBackpressure, RequestRateGate, refusalReply, shuttingDown, tooManyRequests } from "./limits.js";
+import { ReadBackpressure, RequestRateGate, ackItems, refusalReply, shuttingDown, tooManyRequests } from "./limits.js";
 
 const PAGE = 100;
-
-/** Acknowledged items in an ACKNOWLEDGE_MESSAGE_RECEIPT(S) request; 0 for any other action. */
-function ackItems(req: RequestEnvelope): number {
-  if (req.action === Actions.ACKNOWLEDGE_MESSAGE_RECEIPT) return 1;
-  if (req.action !== Actions.ACKNOWLEDGE_MESSAGE_RECEIPTS) return 0;
-  const messages = req.params?.messages;
-  return Array.isArray(messages) ? Math.max(1, messages.length) : 1;
-}
 
 export interface ConnectionDeps {
   config: Readonly<ServerConfig>;
@@ -64,8 +56,6 @@ export class Connection {
   private pumpAgain = false;
   private unflushed = 0;
   private badFrames = 0;
-  /** Pushes and receipts not yet matched by acknowledged items: that many acks skip the rate gate. */
-  private ackCredit = 0;
   /** Requests are admitted in arrival order, so one socket's messages keep their order. */
   private admission: Promise<unknown> = Promise.resolve();
   /** Admitted requests whose reply has not been written yet (sends waiting for their commit). */
@@ -132,19 +122,9 @@ export class Connection {
     this.admission = this.admission.then(() => this.handle(id, action, params));
   }
 
-  /**
-   * The per-socket request rate. Acknowledging what the server delivered is free: every push or
-   * receipt earns one acknowledged item, so a client acking each message on its own (as the
-   * official SDKs do) is never throttled for draining its mailbox fast, and free acks can never
-   * outnumber deliveries.
-   */
+  /** The per-socket request rate (acks of what was delivered are free: RequestRateGate.earnAck). */
   private admitRate(raw: unknown, req: RequestEnvelope | undefined): boolean {
-    const items = req ? ackItems(req) : 0;
-    if (items > 0 && this.ackCredit >= items) {
-      this.ackCredit -= items;
-      return true;
-    }
-    const verdict = this.gate.check();
+    const verdict = this.gate.check(req ? ackItems(req) : 0);
     if (verdict === "ok") return true;
     this.reply(refusalReply(raw, tooManyRequests(this.deps.config.maxRequestsPerSecond)));
     if (verdict === "close") this.ws.close(1008, "too many requests");
@@ -311,7 +291,7 @@ export class Connection {
   private sendFrame(frame: Buffer): void {
     this.cork();
     this.unflushed++;
-    this.ackCredit++;
+    this.gate.earnAck();
     this.ws.send(frame, { binary: true }, () => {
       this.unflushed--;
       this.flushed();
@@ -323,7 +303,7 @@ export class Connection {
     // Receipts are best effort (protocol.md decision 7): dropped, not queued, when the socket is full.
     if (this.ws.bufferedAmount >= this.deps.config.maxBufferedBytes) return;
     // The Node SDK acks receipts too, so they earn ack credit like pushes.
-    this.ackCredit++;
+    this.gate.earnAck();
     this.reply({ id: newUuid(), action: Actions.ACKNOWLEDGE_MESSAGE_RECEIPT, data: view });
   }
 

@@ -66,7 +66,7 @@ export class Gateway {
       return;
     }
     // A shared listener: a closure made here would hold this call's scope, the upgrade request and
-    // its headers included, for as long as the socket lives (~2 KiB per idle socket).
+    // its headers included, for as long as the socket lives (about 3 KiB per idle socket).
     socket.on("error", this.onUpgradeSocketError);
     this.auth
       .authenticate({ authorization: upgradeAuthorization(req), method: "GET", uri: "/", body: "" })

@@ -1,5 +1,5 @@
 import type { WebSocket } from "ws";
-import { Actions, BlazeError, ErrorCodes, newUuid, salvageId, type BlazeMessage } from "@openblaze/protocol";
+import { Actions, BlazeError, ErrorCodes, newUuid, salvageId, type BlazeMessage, type RequestEnvelope } from "@openblaze/protocol";
 
 /**
  * Per-socket request admission (config `maxRequestsPerSecond`): a token bucket holding one
@@ -12,6 +12,8 @@ export class RequestRateGate {
   private last: number;
   private windowStart: number;
   private refusedInWindow = 0;
+  /** Deliveries not yet matched by acknowledged items (see earnAck). */
+  private ackCredit = 0;
 
   constructor(
     private readonly perSecond: number,
@@ -21,8 +23,24 @@ export class RequestRateGate {
     this.last = this.windowStart = now();
   }
 
-  /** "ok" admits the request; "refuse" answers it 429; "close" ends the socket. */
-  check(): "ok" | "refuse" | "close" {
+  /**
+   * One push or receipt was delivered on this socket. Acknowledging what was delivered is free:
+   * a client acking each message on its own (as the official SDKs do) is never throttled for
+   * draining its mailbox fast, and free acks can never outnumber deliveries.
+   */
+  earnAck(): void {
+    this.ackCredit++;
+  }
+
+  /**
+   * "ok" admits the request; "refuse" answers it 429; "close" ends the socket. `ackedItems`: how
+   * many deliveries the request acknowledges (ackItems); within the earned credit it costs no token.
+   */
+  check(ackedItems = 0): "ok" | "refuse" | "close" {
+    if (ackedItems > 0 && this.ackCredit >= ackedItems) {
+      this.ackCredit -= ackedItems;
+      return "ok";
+    }
     if (this.perSecond <= 0) return "ok";
     const t = this.now();
     this.tokens = Math.min(this.perSecond, this.tokens + ((t - this.last) * this.perSecond) / 1000);
@@ -37,6 +55,14 @@ export class RequestRateGate {
     }
     return ++this.refusedInWindow > this.perSecond * ABUSE_SECONDS ? "close" : "refuse";
   }
+}
+
+/** Acknowledged items in an ACKNOWLEDGE_MESSAGE_RECEIPT(S) request; 0 for any other action. */
+export function ackItems(req: RequestEnvelope): number {
+  if (req.action === Actions.ACKNOWLEDGE_MESSAGE_RECEIPT) return 1;
+  if (req.action !== Actions.ACKNOWLEDGE_MESSAGE_RECEIPTS) return 0;
+  const messages = req.params?.messages;
+  return Array.isArray(messages) ? Math.max(1, messages.length) : 1;
 }
 
 /** Shared, so a gate per socket does not carry a closure of its own. */

@@ -3,8 +3,8 @@ import Database from "better-sqlite3";
 
 /**
  * Runs WAL checkpoints on its own connection and thread, so the server's event loop never copies
- * WAL pages into the database file or waits on their fsync (server-anchors.md §5.4: checkpoints
- * inside COMMIT were the largest single cost of the batch and drain workloads, and the latency tail).
+ * WAL pages into the database file or waits on their fsync (BENCHMARKS.md "Profile": COMMIT, with
+ * the checkpoints inside it, was the largest single cost of the batch and drain workloads).
  */
 interface Options {
   path: string;
