@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Worker } from "node:worker_threads";
+import Database from "better-sqlite3";
 import { SQLITE_MIGRATIONS } from "../src/store/sqlite/migrations.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { makeUser, newMessage, storeContract } from "./store-contract.js";
@@ -158,6 +159,66 @@ describe("SqliteStore specifics", () => {
       assert.equal((await s2.getUser(u.userId))?.identityNumber, u.identityNumber);
     } finally {
       await s2.close();
+    }
+  });
+
+  it("migration 3 (mailbox and status keyed by message rowid) keeps pending mail, statuses and the seq high-water mark", async () => {
+    // A file as a version-2 server left it: three messages to bob, the newest already acked (so
+    // the mailbox's highest seq is gone from the table but not from its AUTOINCREMENT counter).
+    const path = await freshPath();
+    const old = new Database(path);
+    for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 2)) old.exec(m.sql);
+    old.pragma("user_version = 2");
+    const [alice, bob] = [randomUUID(), randomUUID()].map((userId, i) => ({ userId, sessionId: randomUUID(), n: 7000100001 + i }));
+    for (const u of [alice!, bob!]) {
+      old.prepare("INSERT INTO users (user_id, identity_number, full_name, is_bot, created_at) VALUES (?, ?, 'u', 0, 1)").run(u.userId, u.n);
+      old.prepare("INSERT INTO sessions (session_id, user_id, public_key, created_at) VALUES (?, ?, ?, 1)").run(u.sessionId, u.userId, randomBytes(32));
+    }
+    const conv = randomUUID();
+    old.prepare("INSERT INTO conversations VALUES (?, 'CONTACT', ?, '', '', '', 1)").run(conv, alice!.userId);
+    for (const u of [alice!, bob!]) old.prepare("INSERT INTO participants VALUES (?, ?, '', 1)").run(conv, u.userId);
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    ids.forEach((id, i) => {
+      old
+        .prepare("INSERT INTO messages (message_id, conversation_id, user_id, session_id, category, payload, representative_id, quote_message_id, silent, expire_in, created_at) VALUES (?, ?, ?, ?, 'PLAIN_TEXT', ?, '', '', 0, 0, ?)")
+        .run(id, conv, alice!.userId, alice!.sessionId, Buffer.from(`m${i}`), 10 + i);
+      old.prepare("INSERT INTO mailbox (seq, user_id, session_id, message_id, created_at) VALUES (?, ?, ?, ?, ?)").run(5 + i * 2, bob!.userId, bob!.sessionId, id, 10 + i);
+      old.prepare("INSERT INTO message_status VALUES (?, ?, ?, ?)").run(id, bob!.userId, i === 1 ? 1 : 0, 10 + i);
+    });
+    old.prepare("DELETE FROM mailbox WHERE seq = 9").run();
+    old.prepare("UPDATE message_status SET status = 2 WHERE message_id = ?").run(ids[2]);
+    old.close();
+
+    const store = new SqliteStore({ path });
+    try {
+      assert.equal(store.db.pragma("user_version", { simple: true }), LATEST_VERSION);
+      assert.equal(store.db.pragma("integrity_check", { simple: true }), "ok");
+      const pending = await store.pendingMessages(bob!.userId, bob!.sessionId, 0, 10);
+      assert.deepEqual(
+        pending.map((p) => [p.seq, p.message.messageId, p.message.payload.toString()]),
+        [
+          [5, ids[0], "m0"],
+          [7, ids[1], "m1"],
+        ],
+      );
+      assert.equal(await store.lastSeq(), 9, "the AUTOINCREMENT high-water mark carried over");
+      // Statuses carried over: ids[1] was DELIVERED, ids[2] READ, ids[0] SENT.
+      const acks = await store.acknowledge(bob!.userId, bob!.sessionId, [
+        { messageId: ids[0]!, status: "DELIVERED" },
+        { messageId: ids[1]!, status: "DELIVERED" },
+        { messageId: ids[2]!, status: "READ" },
+      ]);
+      assert.deepEqual(
+        acks.map((a) => a.kind),
+        ["advanced", "unchanged", "unchanged"],
+      );
+      assert.equal((await store.acknowledge(alice!.userId, alice!.sessionId, [{ messageId: ids[0]!, status: "READ" }]))[0]!.kind, "forbidden");
+      assert.deepEqual(await store.pendingMessages(bob!.userId, bob!.sessionId, 0, 10), []);
+      const [next] = await store.acceptMessages([newMessage(alice!, conv, [bob!])]);
+      assert.equal(next!.kind, "created");
+      assert.ok(next!.kind === "created" && next!.mailbox![0]!.seq > 9, "new mail continues after the old high-water mark");
+    } finally {
+      await store.close();
     }
   });
 

@@ -442,6 +442,17 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         assert.equal(await store.getMessage(randomUUID()), undefined);
       });
 
+      test("messageOwners names the sender and conversation of taken ids only", async (store) => {
+        const [a, b] = [await makeUser(store), await makeUser(store)];
+        const conv = await makeConversation(store, a, [b]);
+        const m = newMessage(a, conv, [b]);
+        assertCreated((await store.acceptMessages([m]))[0]);
+        const free = randomUUID();
+        const owners = await store.messageOwners([free, m.messageId, "not-a-uuid"]);
+        assert.deepEqual([...owners], [[m.messageId, { userId: a.userId, conversationId: conv }]]);
+        assert.equal((await store.messageOwners([])).size, 0);
+      });
+
       test("mailbox rows go to every recipient's session, never the sender's or anyone else's", async (store) => {
         const { a, b, c, d, conv } = await world(store);
         const m = newMessage(a, conv, [b, c]);

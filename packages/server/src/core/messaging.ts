@@ -66,9 +66,10 @@ export class MessagingService {
     // A batch is all or nothing, but the commit stores its other items even when one id conflicts:
     // refuse ids taken by another sender or conversation before committing anything.
     if (messages.length > 1) {
-      const existing = await Promise.all(messages.map((m) => this.store.getMessage(m.messageId)));
-      existing.forEach((e, i) => {
-        if (e && (e.userId !== who.userId || e.conversationId !== messages[i]!.conversationId)) throw idTaken(messages[i]!, i);
+      const owners = await this.store.messageOwners(messages.map((m) => m.messageId));
+      messages.forEach((m, i) => {
+        const e = owners.get(m.messageId);
+        if (e && (e.userId !== who.userId || e.conversationId !== m.conversationId)) throw idTaken(m, i);
       });
     }
     this.limiter.take(who.userId, messages.length);

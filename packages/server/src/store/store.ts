@@ -56,6 +56,11 @@ export interface NewMessage {
 }
 
 /** A message as stored: what was sent, stamped with the time it was accepted. */
+export interface MessageOwner {
+  userId: string;
+  conversationId: string;
+}
+
 export type StoredMessage = Omit<NewMessage, "recipientIds"> & { createdAt: Micros };
 
 export type AcceptOutcome =
@@ -164,6 +169,8 @@ export interface Store {
   /** One transaction for the whole batch (group commit); outcomes in input order. */
   acceptMessages(batch: readonly NewMessage[]): Promise<AcceptOutcome[]>;
   getMessage(messageId: string): Promise<StoredMessage | undefined>;
+  /** Sender and conversation of those ids that are already taken (a batch's all-or-nothing pre-check). */
+  messageOwners(messageIds: readonly string[]): Promise<Map<string, MessageOwner>>;
   /** Mailbox rows for one session after `afterSeq`, in acceptance order. */
   pendingMessages(userId: string, sessionId: string, afterSeq: number, limit: number, createdAfter?: Micros): Promise<PendingMessage[]>;
   /** Highest mailbox sequence number handed out so far. */

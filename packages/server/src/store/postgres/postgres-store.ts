@@ -9,6 +9,7 @@ import {
   type AckRequest,
   type Attachment,
   type Conversation,
+  type MessageOwner,
   type Micros,
   type NewMessage,
   type Participant,
@@ -166,6 +167,7 @@ export const SQL = {
     ON CONFLICT (message_id) DO NOTHING
     RETURNING message_id`,
   messagesByIds: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE message_id = ANY($1::uuid[])`,
+  ownersByIds: `SELECT message_id, user_id, conversation_id FROM messages WHERE message_id = ANY($1::uuid[])`,
   insertStatuses: `
     INSERT INTO message_status (message_id, user_id, status, updated_at)
     SELECT t.message_id, t.user_id, 0, $3::bigint FROM unnest($1::uuid[], $2::uuid[]) AS t(message_id, user_id)
@@ -513,6 +515,19 @@ export class PostgresStore implements Store {
     if (!isUuid(messageId)) return undefined;
     const { rows } = await this.pool.query<MessageRow>({ name: "ob_messages_by_ids", text: SQL.messagesByIds, values: [[messageId]] });
     return rows[0] && toMessage(rows[0]);
+  }
+
+  async messageOwners(messageIds: readonly string[]): Promise<Map<string, MessageOwner>> {
+    const ids = messageIds.filter(isUuid);
+    const owners = new Map<string, MessageOwner>();
+    if (ids.length === 0) return owners;
+    const { rows } = await this.pool.query<{ message_id: string; user_id: string; conversation_id: string }>({
+      name: "ob_owners_by_ids",
+      text: SQL.ownersByIds,
+      values: [ids],
+    });
+    for (const r of rows) owners.set(r.message_id, { userId: r.user_id, conversationId: r.conversation_id });
+    return owners;
   }
 
   async pendingMessages(userId: string, sessionId: string, afterSeq: number, limit: number, createdAfter?: Micros): Promise<PendingMessage[]> {

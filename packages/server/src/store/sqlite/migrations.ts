@@ -108,4 +108,41 @@ CREATE TABLE revocations (
 );
 `,
   },
+  {
+    // Mailbox and status rows name their message by its rowid instead of its text UUID: status
+    // keys (message_row, user) then grow at the right edge of the B-tree instead of landing on a
+    // random page, both tables shrink, and reads join on the rowid. `seq` values and the mailbox's
+    // AUTOINCREMENT high-water mark carry over, so delivery cursors stay valid.
+    version: 3,
+    sql: `
+CREATE TABLE mailbox_v3 (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  message_row INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+INSERT INTO mailbox_v3 (seq, user_id, session_id, message_row, created_at)
+  SELECT mb.seq, mb.user_id, mb.session_id, m.id, mb.created_at FROM mailbox mb JOIN messages m ON m.message_id = mb.message_id;
+DELETE FROM sqlite_sequence WHERE name = 'mailbox_v3';
+INSERT INTO sqlite_sequence (name, seq) SELECT 'mailbox_v3', seq FROM sqlite_sequence WHERE name = 'mailbox';
+DROP TABLE mailbox;
+ALTER TABLE mailbox_v3 RENAME TO mailbox;
+CREATE UNIQUE INDEX mailbox_by_session_message ON mailbox(session_id, message_row);
+CREATE INDEX mailbox_by_session_seq ON mailbox(session_id, seq);
+CREATE INDEX mailbox_by_created ON mailbox(created_at);
+
+CREATE TABLE message_status_v3 (
+  message_row INTEGER NOT NULL,
+  user_id TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (message_row, user_id)
+) WITHOUT ROWID;
+INSERT INTO message_status_v3 (message_row, user_id, status, updated_at)
+  SELECT m.id, s.user_id, s.status, s.updated_at FROM message_status s JOIN messages m ON m.message_id = s.message_id;
+DROP TABLE message_status;
+ALTER TABLE message_status_v3 RENAME TO message_status;
+`,
+  },
 ];

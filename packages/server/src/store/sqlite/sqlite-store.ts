@@ -11,6 +11,7 @@ import {
   type Attachment,
   type Conversation,
   type MailboxRow,
+  type MessageOwner,
   type Micros,
   type NewMessage,
   type Participant,
@@ -200,26 +201,26 @@ export class SqliteStore implements Store {
            representative_id, quote_message_id, silent, expire_in, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING`,
       ),
-      getSender: db.prepare<[string], { user_id: string; conversation_id: string }>(
-        "SELECT user_id, conversation_id FROM messages WHERE message_id = ?",
+      getSender: db.prepare<[string], { id: number; user_id: string; conversation_id: string }>(
+        "SELECT id, user_id, conversation_id FROM messages WHERE message_id = ?",
       ),
-      insertMailbox: db.prepare<[string, number, string], { user_id: string; session_id: string; seq: number }>(
-        `INSERT OR IGNORE INTO mailbox (user_id, session_id, message_id, created_at)
+      insertMailbox: db.prepare<[number, number, string], { user_id: string; session_id: string; seq: number }>(
+        `INSERT OR IGNORE INTO mailbox (user_id, session_id, message_row, created_at)
          SELECT user_id, session_id, ?, ? FROM sessions WHERE user_id = ?
          RETURNING user_id, session_id, seq`,
       ),
-      insertStatus: db.prepare("INSERT OR IGNORE INTO message_status (message_id, user_id, status, updated_at) VALUES (?, ?, 0, ?)"),
+      insertStatus: db.prepare("INSERT OR IGNORE INTO message_status (message_row, user_id, status, updated_at) VALUES (?, ?, 0, ?)"),
       pending: db.prepare<[string, string, number, number, number], MessageRow & { seq: number }>(
-        `SELECT mb.seq, m.* FROM mailbox mb JOIN messages m ON m.message_id = mb.message_id
+        `SELECT mb.seq, m.* FROM mailbox mb JOIN messages m ON m.id = mb.message_row
          WHERE mb.session_id = ? AND mb.user_id = ? AND mb.seq > ? AND mb.created_at > ?
          ORDER BY mb.seq LIMIT ?`,
       ),
       lastSeq: db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'mailbox'"),
-      getStatus: db.prepare<[string, string], { status: number }>("SELECT status FROM message_status WHERE message_id = ? AND user_id = ?"),
-      raiseStatus: db.prepare("UPDATE message_status SET status = ?, updated_at = ? WHERE message_id = ? AND user_id = ? AND status < ?"),
-      deleteMailbox: db.prepare("DELETE FROM mailbox WHERE session_id = ? AND message_id = ?"),
+      getStatus: db.prepare<[number, string], { status: number }>("SELECT status FROM message_status WHERE message_row = ? AND user_id = ?"),
+      raiseStatus: db.prepare("UPDATE message_status SET status = ?, updated_at = ? WHERE message_row = ? AND user_id = ? AND status < ?"),
+      deleteMailbox: db.prepare("DELETE FROM mailbox WHERE session_id = ? AND message_row = ?"),
       expireMailbox: db.prepare("DELETE FROM mailbox WHERE created_at < ?"),
-      expireStatus: db.prepare("DELETE FROM message_status WHERE message_id IN (SELECT message_id FROM messages WHERE created_at < ?)"),
+      expireStatus: db.prepare("DELETE FROM message_status WHERE message_row IN (SELECT id FROM messages WHERE created_at < ?)"),
       expireMessages: db.prepare("DELETE FROM messages WHERE created_at < ?"),
       insertAttachment: db.prepare(
         "INSERT INTO attachments (attachment_id, user_id, upload_token, view_token, size, uploaded, created_at) VALUES (?, ?, ?, ?, 0, 0, ?)",
@@ -430,11 +431,12 @@ export class SqliteStore implements Store {
         ? { kind: "duplicate", message: toMessage(existing) }
         : { kind: "conflict" };
     }
+    const row = Number(inserted.lastInsertRowid);
     const deliveredTo: string[] = [];
     const mailbox: MailboxRow[] = [];
     for (const recipient of new Set(m.recipientIds)) {
-      for (const r of this.stmts.insertMailbox.all(m.messageId, createdAt, recipient)) mailbox.push({ userId: r.user_id, sessionId: r.session_id, seq: r.seq });
-      this.stmts.insertStatus.run(m.messageId, recipient, createdAt);
+      for (const r of this.stmts.insertMailbox.all(row, createdAt, recipient)) mailbox.push({ userId: r.user_id, sessionId: r.session_id, seq: r.seq });
+      this.stmts.insertStatus.run(row, recipient, createdAt);
       deliveredTo.push(recipient);
     }
     // RETURNING promises no order; the gateway relies on seq order.
@@ -446,6 +448,15 @@ export class SqliteStore implements Store {
   async getMessage(messageId: string): Promise<StoredMessage | undefined> {
     const r = this.stmts.getMessage.get(messageId);
     return r && toMessage(r);
+  }
+
+  async messageOwners(messageIds: readonly string[]): Promise<Map<string, MessageOwner>> {
+    const owners = new Map<string, MessageOwner>();
+    for (const id of messageIds) {
+      const r = this.stmts.getSender.get(id);
+      if (r) owners.set(id, { userId: r.user_id, conversationId: r.conversation_id });
+    }
+    return owners;
   }
 
   async pendingMessages(userId: string, sessionId: string, afterSeq: number, limit: number, createdAfter: Micros = -1): Promise<PendingMessage[]> {
@@ -467,12 +478,12 @@ export class SqliteStore implements Store {
 
   private ackOne(userId: string, sessionId: string, a: AckInput, updatedAt: Micros): AckOutcome {
     const rank = STATUS_RANK[a.status];
-    // The common case first: a raised status proves the message exists and was sent to this user,
-    // so an advancing ack costs three statements, not four.
-    if (this.stmts.raiseStatus.run(rank, updatedAt, a.messageId, userId, rank).changes > 0) {
-      this.stmts.deleteMailbox.run(sessionId, a.messageId);
-      const message = this.stmts.getSender.get(a.messageId);
-      if (!message) return { kind: "unknown", messageId: a.messageId };
+    const message = this.stmts.getSender.get(a.messageId);
+    if (!message) return { kind: "unknown", messageId: a.messageId };
+    // The common case first: a raised status proves the message was sent to this user, so an
+    // advancing ack costs three statements, not four.
+    if (this.stmts.raiseStatus.run(rank, updatedAt, message.id, userId, rank).changes > 0) {
+      this.stmts.deleteMailbox.run(sessionId, message.id);
       return {
         kind: "advanced",
         messageId: a.messageId,
@@ -482,11 +493,11 @@ export class SqliteStore implements Store {
         updatedAt,
       };
     }
-    if (this.stmts.getStatus.get(a.messageId, userId)) {
-      this.stmts.deleteMailbox.run(sessionId, a.messageId);
+    if (this.stmts.getStatus.get(message.id, userId)) {
+      this.stmts.deleteMailbox.run(sessionId, message.id);
       return { kind: "unchanged", messageId: a.messageId };
     }
-    return this.stmts.getSender.get(a.messageId) ? { kind: "forbidden", messageId: a.messageId } : { kind: "unknown", messageId: a.messageId };
+    return { kind: "forbidden", messageId: a.messageId };
   }
 
   async expire(before: Micros): Promise<number> {
