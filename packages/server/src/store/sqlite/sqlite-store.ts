@@ -270,6 +270,16 @@ export class SqliteStore implements Store {
       removeParticipants: db.transaction((conversationId: string, userIds: readonly string[]) =>
         userIds.filter((u) => stmts.deleteParticipant.run(conversationId, u).changes > 0),
       ),
+      // One read transaction for all the lookups: on a WAL file each statement outside a transaction
+      // is its own read transaction, ~4 µs of locking here against ~0.5 µs for the lookup itself.
+      messageOwners: db.transaction((messageIds: readonly string[]) => {
+        const owners = new Map<string, MessageOwner>();
+        for (const id of messageIds) {
+          const r = stmts.getSender.get(id);
+          if (r) owners.set(id, { userId: r.user_id, conversationId: r.conversation_id });
+        }
+        return owners;
+      }),
       acceptMessages: db.transaction((batch: readonly NewMessage[], createdAt: Micros) => batch.map((m) => this.acceptOne(m, createdAt))),
       acknowledgeMany: db.transaction((requests: readonly AckRequest[], updatedAt: Micros) =>
         requests.map((r) => r.acks.map((a) => this.ackOne(r.userId, r.sessionId, a, updatedAt))),
@@ -451,12 +461,7 @@ export class SqliteStore implements Store {
   }
 
   async messageOwners(messageIds: readonly string[]): Promise<Map<string, MessageOwner>> {
-    const owners = new Map<string, MessageOwner>();
-    for (const id of messageIds) {
-      const r = this.stmts.getSender.get(id);
-      if (r) owners.set(id, { userId: r.user_id, conversationId: r.conversation_id });
-    }
-    return owners;
+    return this.txs.messageOwners(messageIds);
   }
 
   async pendingMessages(userId: string, sessionId: string, afterSeq: number, limit: number, createdAfter: Micros = -1): Promise<PendingMessage[]> {
