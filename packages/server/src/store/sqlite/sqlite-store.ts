@@ -210,6 +210,16 @@ export class SqliteStore implements Store {
          RETURNING user_id, session_id, seq`,
       ),
       insertStatus: db.prepare("INSERT OR IGNORE INTO message_status (message_row, user_id, status, updated_at) VALUES (?, ?, 0, ?)"),
+      // Group fan-out: one statement per message for all recipients (a JSON array of user ids)
+      // instead of two per recipient.
+      insertMailboxAll: db.prepare<[number, number, string], { user_id: string; session_id: string; seq: number }>(
+        `INSERT OR IGNORE INTO mailbox (user_id, session_id, message_row, created_at)
+         SELECT user_id, session_id, ?, ? FROM sessions WHERE user_id IN (SELECT value FROM json_each(?))
+         RETURNING user_id, session_id, seq`,
+      ),
+      insertStatusAll: db.prepare<[number, number, string]>(
+        "INSERT OR IGNORE INTO message_status (message_row, user_id, status, updated_at) SELECT ?, value, 0, ? FROM json_each(?)",
+      ),
       pending: db.prepare<[string, string, number, number, number], MessageRow & { seq: number }>(
         `SELECT mb.seq, m.* FROM mailbox mb JOIN messages m ON m.id = mb.message_row
          WHERE mb.session_id = ? AND mb.user_id = ? AND mb.seq > ? AND mb.created_at > ?
@@ -442,12 +452,15 @@ export class SqliteStore implements Store {
         : { kind: "conflict" };
     }
     const row = Number(inserted.lastInsertRowid);
-    const deliveredTo: string[] = [];
+    const deliveredTo = [...new Set(m.recipientIds)];
     const mailbox: MailboxRow[] = [];
-    for (const recipient of new Set(m.recipientIds)) {
-      for (const r of this.stmts.insertMailbox.all(row, createdAt, recipient)) mailbox.push({ userId: r.user_id, sessionId: r.session_id, seq: r.seq });
-      this.stmts.insertStatus.run(row, recipient, createdAt);
-      deliveredTo.push(recipient);
+    if (deliveredTo.length === 1) {
+      for (const r of this.stmts.insertMailbox.all(row, createdAt, deliveredTo[0]!)) mailbox.push({ userId: r.user_id, sessionId: r.session_id, seq: r.seq });
+      this.stmts.insertStatus.run(row, deliveredTo[0]!, createdAt);
+    } else if (deliveredTo.length > 1) {
+      const recipients = JSON.stringify(deliveredTo);
+      for (const r of this.stmts.insertMailboxAll.all(row, createdAt, recipients)) mailbox.push({ userId: r.user_id, sessionId: r.session_id, seq: r.seq });
+      this.stmts.insertStatusAll.run(row, createdAt, recipients);
     }
     // RETURNING promises no order; the gateway relies on seq order.
     mailbox.sort((a, b) => a.seq - b.seq);
