@@ -442,6 +442,17 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         assert.equal(await store.getMessage(randomUUID()), undefined);
       });
 
+      test("getMembership is getConversation and listParticipants in one read", async (store) => {
+        const [a, b, c] = [await makeUser(store), await makeUser(store), await makeUser(store)];
+        const conv = await makeConversation(store, a, [b, c]);
+        assert.deepEqual(await store.getMembership(conv), {
+          conversation: await store.getConversation(conv),
+          participants: await store.listParticipants(conv),
+        });
+        assert.equal((await store.getMembership(conv))!.participants.length, 3);
+        assert.equal(await store.getMembership(randomUUID()), undefined);
+      });
+
       test("messageOwners names the sender and conversation of taken ids only", async (store) => {
         const [a, b] = [await makeUser(store), await makeUser(store)];
         const conv = await makeConversation(store, a, [b]);

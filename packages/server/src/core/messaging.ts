@@ -16,7 +16,7 @@ import {
 } from "@openblaze/protocol";
 import type { Bus, DeliveredRow } from "../bus/bus.js";
 import type { Metrics } from "../metrics.js";
-import type { AcceptOutcome, AckInput, Conversation, NewMessage, Participant, StoredMessage, Store } from "../store/store.js";
+import type { AcceptOutcome, AckInput, Membership, NewMessage, StoredMessage, Store } from "../store/store.js";
 import { AckCommitter } from "./ack-committer.js";
 import type { GroupCommitter } from "./group-commit.js";
 import type { Identity } from "./identity.js";
@@ -103,10 +103,7 @@ export class MessagingService {
   private async admit(who: Identity, input: SendInput, memberships: Map<string, Promise<Membership>>): Promise<NewMessage> {
     let membership = memberships.get(input.conversationId);
     if (!membership) {
-      membership = this.conversationFor(who, input).then(async (conversation) => ({
-        conversation,
-        participants: await this.store.listParticipants(conversation.conversationId),
-      }));
+      membership = this.membershipFor(who, input);
       memberships.set(input.conversationId, membership);
     }
     const { conversation, participants } = await membership;
@@ -147,8 +144,8 @@ export class MessagingService {
    * The official SDKs message a user by the derived 1:1 id without creating the conversation first
    * (protocol.md decision 14), so that id creates it on first use.
    */
-  private async conversationFor(who: Identity, input: SendInput): Promise<Conversation> {
-    const existing = await this.store.getConversation(input.conversationId);
+  private async membershipFor(who: Identity, input: SendInput): Promise<Membership> {
+    const existing = await this.store.getMembership(input.conversationId);
     if (existing) return existing;
     if (input.recipientId !== "" && input.recipientId !== who.userId && uniqueConversationId(who.userId, input.recipientId) === input.conversationId) {
       if (!(await this.store.getUser(input.recipientId))) throw new BlazeError(ErrorCodes.USER_NOT_FOUND, { field: "recipient_id", reason: "recipient not found" });
@@ -159,7 +156,7 @@ export class MessagingService {
           { userId: input.recipientId, role: "" },
         ],
       );
-      return conversation;
+      return { conversation, participants: await this.store.listParticipants(conversation.conversationId) };
     }
     throw new BlazeError(ErrorCodes.NOT_FOUND, { field: "conversation_id", reason: "conversation not found" });
   }
@@ -194,11 +191,6 @@ export class MessagingService {
       throw new BlazeError(ErrorCodes.FORBIDDEN, { field: "message_id", reason: `message ${o.messageId} was not sent to you` });
     }
   }
-}
-
-interface Membership {
-  conversation: Conversation;
-  participants: Participant[];
 }
 
 function idTaken(m: NewMessage, index: number): BlazeError {

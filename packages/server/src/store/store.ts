@@ -56,6 +56,11 @@ export interface NewMessage {
 }
 
 /** A message as stored: what was sent, stamped with the time it was accepted. */
+export interface Membership {
+  conversation: Conversation;
+  participants: Participant[];
+}
+
 export interface MessageOwner {
   userId: string;
   conversationId: string;
@@ -159,6 +164,8 @@ export interface Store {
   getConversation(conversationId: string): Promise<Conversation | undefined>;
   updateConversation(conversationId: string, fields: { name?: string; announcement?: string }): Promise<void>;
   listParticipants(conversationId: string): Promise<Participant[]>;
+  /** The conversation and its participants as of one moment (one read on SQLite, where each costs). */
+  getMembership(conversationId: string): Promise<Membership | undefined>;
   getParticipant(conversationId: string, userId: string): Promise<Participant | undefined>;
   /** Returns the users actually added (already-present ones are skipped). */
   addParticipants(conversationId: string, participants: readonly { userId: string; role: ParticipantRole }[]): Promise<string[]>;

@@ -9,6 +9,7 @@ import {
   type AckRequest,
   type Attachment,
   type Conversation,
+  type Membership,
   type MessageOwner,
   type Micros,
   type NewMessage,
@@ -415,6 +416,11 @@ export class PostgresStore implements Store {
     if (!isUuid(conversationId)) return [];
     const { rows } = await this.pool.query("SELECT * FROM participants WHERE conversation_id = $1 ORDER BY created_at, user_id", [conversationId]);
     return rows.map(toParticipant);
+  }
+
+  async getMembership(conversationId: string): Promise<Membership | undefined> {
+    const [conversation, participants] = await Promise.all([this.getConversation(conversationId), this.listParticipants(conversationId)]);
+    return conversation && { conversation, participants };
   }
 
   async getParticipant(conversationId: string, userId: string): Promise<Participant | undefined> {

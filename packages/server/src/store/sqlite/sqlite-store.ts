@@ -11,6 +11,7 @@ import {
   type Attachment,
   type Conversation,
   type MailboxRow,
+  type Membership,
   type MessageOwner,
   type Micros,
   type NewMessage,
@@ -290,6 +291,10 @@ export class SqliteStore implements Store {
         }
         return owners;
       }),
+      getMembership: db.transaction((conversationId: string): Membership | undefined => {
+        const c = stmts.getConversation.get(conversationId);
+        return c && { conversation: toConversation(c), participants: stmts.listParticipants.all(conversationId).map(toParticipant) };
+      }),
       acceptMessages: db.transaction((batch: readonly NewMessage[], createdAt: Micros) => batch.map((m) => this.acceptOne(m, createdAt))),
       acknowledgeMany: db.transaction((requests: readonly AckRequest[], updatedAt: Micros) =>
         requests.map((r) => r.acks.map((a) => this.ackOne(r.userId, r.sessionId, a, updatedAt))),
@@ -406,6 +411,10 @@ export class SqliteStore implements Store {
 
   async listParticipants(conversationId: string): Promise<Participant[]> {
     return this.stmts.listParticipants.all(conversationId).map(toParticipant);
+  }
+
+  async getMembership(conversationId: string): Promise<Membership | undefined> {
+    return this.txs.getMembership(conversationId);
   }
 
   async getParticipant(conversationId: string, userId: string): Promise<Participant | undefined> {
