@@ -542,6 +542,7 @@ async function main(): Promise<void> {
       const prof = { ...s, rounds: 1, roundMs: q ? 4000 : 10_000, warmMs: 1000 };
       const runs: { name: string; run: (spec: { kind: "server"; mode: Mode; cpuProfDir: string; cpuProfName: string }) => Promise<unknown> }[] = [
         ...args.modes.map((mode) => ({ name: `p2p-100x8-6f-${mode}`, run: (spec: any) => p2pRun({ ...spec, mode }, { sockets: 100, window: 8, pattern: 6 }, prof) })),
+        { name: "latency-2000-gzip", run: (spec: any) => latencyRun({ ...spec, mode: "gzip" }, 2000, 1000, prof) },
         { name: "group-pushes-gzip", run: (spec: any) => groupRun({ ...spec, mode: "gzip" }, 100, 8, false, prof) },
         { name: "group-acks-gzip", run: (spec: any) => groupRun({ ...spec, mode: "gzip" }, 100, 8, true, prof) },
         { name: "batch-gzip", run: (spec: any) => batchRun({ ...spec, mode: "gzip" }, 50, 2, prof) },

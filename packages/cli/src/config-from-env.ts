@@ -54,6 +54,8 @@ export function serverConfigFrom(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
   config.rateLimitPerMinute = int("OPENBLAZE_RATE_LIMIT_PER_MINUTE", env.OPENBLAZE_RATE_LIMIT_PER_MINUTE);
   config.maxRequestsPerSecond = int("OPENBLAZE_MAX_REQUESTS_PER_SECOND", env.OPENBLAZE_MAX_REQUESTS_PER_SECOND);
   config.maxSocketsPerSession = int("OPENBLAZE_MAX_SOCKETS_PER_SESSION", env.OPENBLAZE_MAX_SOCKETS_PER_SESSION);
+  // Group commit pacing (latency against CPU per message), environment only.
+  config.commitIntervalMs = int("OPENBLAZE_COMMIT_INTERVAL_MS", env.OPENBLAZE_COMMIT_INTERVAL_MS);
   // "none" turns the web chat off; by default the bundled build is served when present.
   const webDir = pick(flags.webDir, "WEB_DIR");
   config.webDir = webDir === "none" ? "" : (webDir ?? bundledWebDir());

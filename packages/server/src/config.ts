@@ -40,6 +40,12 @@ export interface ServerConfig {
   maxBufferedBytes: number;
   /** Group commit: flush when this many messages wait, or on the next tick. */
   maxCommitBatch: number;
+  /**
+   * Group commit pacing: at most one message (and one ack) transaction per this many ms while
+   * requests keep arriving; a lone request commits at once. On SQLite each commit costs ~10-20
+   * page writes whatever its size (BENCHMARKS.md, step 13). 0: one per event-loop tick.
+   */
+  commitIntervalMs: number;
   maxAttachmentBytes: number;
   /** Consecutive bad frames before a socket is closed with 1008. */
   maxBadFrames: number;
@@ -92,6 +98,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   sendWindow: 512,
   maxBufferedBytes: 1024 * 1024,
   maxCommitBatch: 256,
+  commitIntervalMs: 1,
   maxAttachmentBytes: 64 * 1024 * 1024,
   maxBadFrames: 50,
   logLevel: "info",
@@ -117,6 +124,7 @@ export function resolveConfig(partial: Partial<ServerConfig> = {}): Readonly<Ser
     throw new RangeError(`bus must be "local" or a redis:// URL, got "${config.bus}"`);
   }
   if (config.busPollIntervalMs < 10) throw new RangeError("busPollIntervalMs must be at least 10");
+  if (!(config.commitIntervalMs >= 0 && config.commitIntervalMs <= 100)) throw new RangeError("commitIntervalMs must be 0..100");
   return Object.freeze(config);
 }
 

@@ -30,8 +30,8 @@ export interface Services {
 
 export function createServices(config: Readonly<ServerConfig>, store: Store, bus: Bus, blobs: BlobStore): Services {
   const metrics = new Metrics();
-  const committer = new GroupCommitter(store, config.maxCommitBatch, metrics);
-  const ackCommitter = new AckCommitter(store);
+  const committer = new GroupCommitter(store, config.maxCommitBatch, metrics, config.commitIntervalMs);
+  const ackCommitter = new AckCommitter(store, undefined, config.commitIntervalMs);
   const messaging = new MessagingService(
     store,
     bus,

@@ -10,10 +10,11 @@ export class AckCommitter {
   private readonly batcher: TickBatcher<AckRequest, AckOutcome[]>;
 
   /** `maxBatch`: acks per transaction; one request is never split. */
-  constructor(store: Store, maxBatch = 1024) {
+  constructor(store: Store, maxBatch = 1024, minIntervalMs = 0) {
     this.batcher = new TickBatcher({
       size: (r) => r.acks.length,
       maxBatch,
+      minIntervalMs,
       commit: (requests) => store.acknowledgeMany(requests),
       retryOne: (r) => store.acknowledge(r.userId, r.sessionId, r.acks),
     });

@@ -6,10 +6,11 @@ import { TickBatcher } from "./tick-batcher.js";
 export class GroupCommitter {
   private readonly batcher: TickBatcher<readonly NewMessage[], AcceptOutcome[]>;
 
-  constructor(store: Store, maxBatch: number, metrics?: Metrics) {
+  constructor(store: Store, maxBatch: number, metrics?: Metrics, minIntervalMs = 0) {
     this.batcher = new TickBatcher({
       size: (items) => items.length,
       maxBatch,
+      minIntervalMs,
       commit: async (requests) => {
         const started = performance.now();
         let outcomes: AcceptOutcome[];

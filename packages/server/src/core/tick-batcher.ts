@@ -13,6 +13,12 @@ export interface TickBatcherOptions<R, O> {
   commit: (requests: R[]) => Promise<O[]>;
   /** When a multi-request commit fails: settle each request on its own. Default: reject them all. */
   retryOne?: (request: R) => Promise<O>;
+  /**
+   * At most one commit per this many ms while requests keep coming: a request arriving within the
+   * interval after the last commit waits for the rest of it, so commits under a steady trickle carry
+   * several requests; a request after a quiet spell commits at once. 0: every tick.
+   */
+  minIntervalMs?: number;
 }
 
 /**
@@ -24,6 +30,7 @@ export class TickBatcher<R, O> {
   private queue: Waiter<R, O>[] = [];
   private running: Promise<void> | undefined;
   private scheduled = false;
+  private lastCommitEnd = -Infinity;
 
   constructor(private readonly opts: TickBatcherOptions<R, O>) {}
 
@@ -37,14 +44,19 @@ export class TickBatcher<R, O> {
   private schedule(): void {
     if (this.running || this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.running = this.commitLoop().finally(() => {
-        this.running = undefined;
-        if (this.queue.length > 0) this.schedule();
-      });
-    });
+    const wait = (this.opts.minIntervalMs ?? 0) - (performance.now() - this.lastCommitEnd);
+    if (wait > 0) setTimeout(this.start, wait);
+    else setImmediate(this.start);
   }
+
+  private readonly start = (): void => {
+    this.scheduled = false;
+    this.running = this.commitLoop().finally(() => {
+      this.running = undefined;
+      this.lastCommitEnd = performance.now();
+      if (this.queue.length > 0) this.schedule();
+    });
+  };
 
   private async commitLoop(): Promise<void> {
     while (this.queue.length > 0) {
