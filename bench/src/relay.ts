@@ -241,6 +241,8 @@ function onFrame(peer: Peer, data: Buffer): void {
 const wss = new WebSocketServer({
   host: arg("--host", "127.0.0.1"),
   port: Number(arg("--port", "0")),
+  // The server's listen backlog, so a reconnect storm meets the same accept queue.
+  backlog: 4096,
   perMessageDeflate: false,
   maxPayload: 4 * 1024 * 1024,
   handleProtocols: (offered) => KNOWN_SUBPROTOCOLS.find((p) => offered.has(p)) ?? false,

@@ -46,6 +46,12 @@ export interface ServerConfig {
    * page writes whatever its size (BENCHMARKS.md, step 13). 0: one per event-loop tick.
    */
   commitIntervalMs: number;
+  /**
+   * Pending-connection queue of the listening socket (the kernel caps it at net.core.somaxconn).
+   * Node's 511 overflowed ~9,000 times in a 5,000-socket reconnect storm (each a dropped SYN the
+   * client retries a second or more later); 4096 took the same storm with none (BENCHMARKS.md).
+   */
+  listenBacklog: number;
   maxAttachmentBytes: number;
   /** Consecutive bad frames before a socket is closed with 1008. */
   maxBadFrames: number;
@@ -99,6 +105,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   maxBufferedBytes: 1024 * 1024,
   maxCommitBatch: 256,
   commitIntervalMs: 1,
+  listenBacklog: 4096,
   maxAttachmentBytes: 64 * 1024 * 1024,
   maxBadFrames: 50,
   logLevel: "info",

@@ -76,7 +76,7 @@ export function createServer(partial: Partial<ServerConfig> = {}, parts: ServerP
       await services.auth.revocations.sync();
       // Serving before the bus is up is safe (the gateway polls meanwhile), just slower to deliver.
       if (!(await waitForHealthy(bus, 5000))) log.warn("bus not reachable yet; polling mailboxes until it is");
-      await app.listen({ host: config.host, port: config.port });
+      await app.listen({ host: config.host, port: config.port, backlog: config.listenBacklog });
       const addr = app.server.address() as AddressInfo;
       const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
       void expire();
