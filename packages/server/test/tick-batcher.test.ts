@@ -36,10 +36,13 @@ describe("TickBatcher pacing (minIntervalMs)", () => {
     assert.ok(performance.now() - firstEnd >= 250, "the second commit waited for the interval");
   });
 
-  it("0 keeps one commit per tick", async () => {
+  it("0 paces nothing: a request right after a commit commits on the next tick", async () => {
     const { batcher, commits } = recording(0);
     await batcher.submit(1);
-    await batcher.submit(2);
-    assert.deepEqual(commits, [[1], [2]]);
+    const started = performance.now();
+    const both = Promise.all([batcher.submit(2), batcher.submit(3)]);
+    assert.deepEqual(await both, [20, 30]);
+    assert.ok(performance.now() - started < 100, "no pacing delay");
+    assert.deepEqual(commits, [[1], [2, 3]], "requests of one tick still share a commit");
   });
 });
