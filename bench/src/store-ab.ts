@@ -19,6 +19,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { NewMessage, SqliteStore as SqliteStoreType } from "@openblaze/server";
 import { REPO } from "./procs.js";
+import { plainMessage } from "./store-messages.js";
 
 const { values } = parseArgs({
   options: {
@@ -32,7 +33,6 @@ const repo = resolve(values.repo!);
 const { SqliteStore } = (await import(pathToFileURL(join(repo, "packages/server/dist/src/store/sqlite/sqlite-store.js")).href)) as {
   SqliteStore: typeof SqliteStoreType;
 };
-const PAYLOAD = Buffer.from("openblaze bench message, a quick brown fox t=000001234567890");
 
 interface Person {
   userId: string;
@@ -61,19 +61,7 @@ async function people(store: SqliteStoreType, n: number): Promise<Person[]> {
 }
 
 function message(from: Person, conversationId: string, recipients: readonly Person[]): NewMessage {
-  return {
-    messageId: randomUUID(),
-    conversationId,
-    userId: from.userId,
-    sessionId: from.sessionId,
-    category: "PLAIN_TEXT",
-    payload: PAYLOAD,
-    representativeId: "",
-    quoteMessageId: "",
-    silent: false,
-    expireIn: 0,
-    recipientIds: recipients.map((r) => r.userId),
-  };
+  return plainMessage(from, conversationId, recipients.map((r) => r.userId));
 }
 
 function usSince(t0: bigint, n: number): number {

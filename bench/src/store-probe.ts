@@ -7,12 +7,12 @@
  *
  * Reported per variant: stored+acked messages per second and CPU µs per message, split user/system.
  */
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { uniqueConversationId } from "@openblaze/protocol";
 import { SqliteStore, UserService, type NewMessage } from "@openblaze/server";
+import { plainMessage } from "./store-messages.js";
 
 interface Variant {
   name: string;
@@ -40,7 +40,6 @@ const VARIANTS: Variant[] = [
   { name: "ingest only, lookups cached + cache_size 64 MB + wal_autocheckpoint 10000", pragmas: ["cache_size = -65536", "wal_autocheckpoint = 10000"], ackBatch: 1, cachedLookups: true, ackEvery: 0, batch: 256 },
 ];
 
-const PAYLOAD = Buffer.from("openblaze bench message, a quick brown fox t=000001234567890");
 
 async function run(v: Variant, seconds: number): Promise<{ rate: number; userUs: number; sysUs: number }> {
   const dir = mkdtempSync(join(tmpdir(), "openblaze-probe-"));
@@ -77,19 +76,7 @@ async function run(v: Variant, seconds: number): Promise<{ rate: number; userUs:
           await store.getConversation(c.conv);
           await store.listParticipants(c.conv);
         }
-        batch.push({
-          messageId: randomUUID(),
-          conversationId: c.conv,
-          userId: c.from.userId,
-          sessionId: c.from.sessionId,
-          category: "PLAIN_TEXT",
-          payload: PAYLOAD,
-          representativeId: "",
-          quoteMessageId: "",
-          silent: false,
-          expireIn: 0,
-          recipientIds: [c.to.userId],
-        });
+        batch.push(plainMessage(c.from, c.conv, [c.to.userId]));
       }
       await store.acceptMessages(batch);
       // The pushes are read back (pendingMessages), then every recipient acks.
