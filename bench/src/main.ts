@@ -49,6 +49,7 @@ function parseArgs(argv: string[]) {
         "  --rounds N --round-s S --warm-s S   override the round plan (default 3 x 8 s after 2 s; quick 1 x 1 s after 0.5 s)",
         "  --loadgens N         load-generator processes for throughput workloads (default 1; idle/storm use >= 2)",
         "  --latency-rates a,b  offered msgs/s for latency (default 2,000, 5,000 and 50% of this run's p2p capacity)",
+        "  --profiles a,b       with --only profile: run only these profiles (names as printed, e.g. storm-gzip)",
         "  --no-pin             do not pin server/relay to CPU 0 and load generators to CPU 1",
         "  --md / --no-md       write the generated block of BENCHMARKS.md (default: full runs only)",
       ].join("\n") + "\n",
@@ -73,6 +74,7 @@ function parseArgs(argv: string[]) {
     warmMs: Number(opt("--warm-s") ?? (quick ? 0.5 : 2)) * 1000,
     loadgens: Number(opt("--loadgens") ?? 1),
     latencyRates: list(opt("--latency-rates"))?.map(Number),
+    profiles: list(opt("--profiles")),
     pin: !flag("--no-pin") && cpus().length >= 2 && canPin(),
     md: flag("--md") ? true : flag("--no-md") ? false : !quick && only === undefined,
   };
@@ -547,8 +549,11 @@ async function main(): Promise<void> {
         { name: "group-acks-gzip", run: (spec: any) => groupRun({ ...spec, mode: "gzip" }, 100, 8, true, prof) },
         { name: "batch-gzip", run: (spec: any) => batchRun({ ...spec, mode: "gzip" }, 50, 2, prof) },
         { name: "drain-gzip", run: (spec: any) => drainRun({ ...spec, mode: "gzip" }, q ? 20_000 : 50_000, 1, prof) },
+        { name: "storm-gzip", run: (spec: any) => stormRun({ ...spec, mode: "gzip" }, q ? 500 : 5000, 10, q ? 500 : 1000, prof) },
       ];
-      for (const r of runs) {
+      const unknown = (args.profiles ?? []).filter((p) => !runs.some((r) => r.name === p));
+      if (unknown.length) throw new Error(`unknown profile(s) ${unknown.join(", ")}; known: ${runs.map((r) => r.name).join(", ")}`);
+      for (const r of runs.filter((r) => !args.profiles || args.profiles.includes(r.name))) {
         await attempt("profile", async () => {
           const name = `${r.name}-${Date.now()}.cpuprofile`;
           log(`  ${r.name}: server with --cpu-prof`);

@@ -206,7 +206,7 @@ describe("crash durability (server as a child process)", { skip: SKIP_NO_CLI }, 
         const db = new Database(sqlitePath({ dataDir }), { readonly: true, fileMustExist: true });
         try {
           assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
-          const orphans = db.prepare("SELECT count(*) AS n FROM mailbox mb LEFT JOIN messages m ON m.id = mb.message_row WHERE m.id IS NULL").get() as { n: number };
+          const orphans = db.prepare("SELECT count(*) AS n FROM mailbox mb LEFT JOIN messages m ON m.id = mb.seq WHERE m.id IS NULL").get() as { n: number };
           assert.equal(orphans.n, 0, "mailbox rows without their message");
           // Every stored message has a status row per recipient: 4 in the group, 1 in the contact conversation.
           const wrongStatus = db
@@ -219,10 +219,10 @@ describe("crash durability (server as a child process)", { skip: SKIP_NO_CLI }, 
           assert.deepEqual(wrongStatus, [], "stored messages without all their recipients");
           const stored = new Set((db.prepare("SELECT message_id FROM messages").all() as { message_id: string }[]).map((r) => r.message_id));
           const r2Mailbox = new Set(
-            (db.prepare("SELECT m.message_id FROM mailbox mb JOIN messages m ON m.id = mb.message_row WHERE mb.session_id = ?").all(r2!.sessionId) as { message_id: string }[]).map((r) => r.message_id),
+            (db.prepare("SELECT m.message_id FROM mailbox mb JOIN messages m ON m.id = mb.seq WHERE mb.session_id = ?").all(r2!.sessionId) as { message_id: string }[]).map((r) => r.message_id),
           );
           const r1Mailbox = new Set(
-            (db.prepare("SELECT m.message_id FROM mailbox mb JOIN messages m ON m.id = mb.message_row WHERE mb.session_id = ?").all(r1!.sessionId) as { message_id: string }[]).map((r) => r.message_id),
+            (db.prepare("SELECT m.message_id FROM mailbox mb JOIN messages m ON m.id = mb.seq WHERE mb.session_id = ?").all(r1!.sessionId) as { message_id: string }[]).map((r) => r.message_id),
           );
           for (const [id, m] of sent) {
             if (m.confirmed) assert.ok(stored.has(id), `acknowledged ${id} (${m.via}) is in the file`);

@@ -67,6 +67,34 @@ describe("direct delivery", () => {
     }
   });
 
+  it("group messages, resent ids and a message no one receives keep offering on", async () => {
+    const h = await Harness.start();
+    try {
+      const { bot, conv, u, bs, us } = await subscribedPair(h);
+      const v = await h.user("v");
+      const vs = await h.socket(v);
+      await vs.request("LIST_PENDING_MESSAGES");
+      const g = await h.http(bot, "POST", "/conversations", { category: "GROUP", name: "g", participants: [{ user_id: u.userId }, { user_id: v.userId }] });
+      const group = g.body.data.conversation_id as string;
+      const alone = await h.http(bot, "POST", "/conversations", { category: "GROUP", name: "alone", participants: [] });
+      const aloneId = alone.body.data.conversation_id as string;
+      // Group creation pushed system messages first; the warm-up comes after them.
+      await bs.request("CREATE_MESSAGE", textParams(group, "", "warm-up"));
+      for (const s of [us, vs]) while ((await texts(s, 1))[0] !== "warm-up");
+      const counter = countReads(h);
+      const once = textParams(conv, u.userId, "once");
+      for (const params of [textParams(group, "", "to both"), once, once, textParams(aloneId, "", "to no one"), textParams(conv, u.userId, "last")]) {
+        assert.equal((await bs.request("CREATE_MESSAGE", params)).error, undefined);
+      }
+      assert.deepEqual(await texts(us, 3), ["to both", "once", "last"]);
+      assert.deepEqual(await texts(vs, 1), ["to both"]);
+      assert.ok(await us.noPush(200), "the resent id is not pushed twice");
+      assert.equal(counter.reads, 0, "no mailbox read: every commit was in sequence");
+    } finally {
+      await h.close();
+    }
+  });
+
   it("a row written by another process is not skipped: the gap switches offering off and the mailbox is read", async () => {
     const h = await Harness.start();
     const other = new SqliteStore({ path: sqlitePath({ dataDir: h.dataDir }) });

@@ -162,7 +162,7 @@ describe("SqliteStore specifics", () => {
     }
   });
 
-  it("migration 3 (mailbox and status keyed by message rowid) keeps pending mail, statuses and the seq high-water mark", async () => {
+  it("migrations 3 and 4 (mailbox and status keyed by message rowid, one-B-tree mailbox) keep pending mail, statuses and the seq high-water mark", async () => {
     // A file as a version-2 server left it: three messages to bob, the newest already acked (so
     // the mailbox's highest seq is gone from the table but not from its AUTOINCREMENT counter).
     const path = await freshPath();
@@ -193,15 +193,18 @@ describe("SqliteStore specifics", () => {
     try {
       assert.equal(store.db.pragma("user_version", { simple: true }), LATEST_VERSION);
       assert.equal(store.db.pragma("integrity_check", { simple: true }), "ok");
+      // Since migration 4 a row's seq is its message's rowid (cursors live only as long as a socket).
       const pending = await store.pendingMessages(bob!.userId, bob!.sessionId, 0, 10);
       assert.deepEqual(
         pending.map((p) => [p.seq, p.message.messageId, p.message.payload.toString()]),
         [
-          [5, ids[0], "m0"],
-          [7, ids[1], "m1"],
+          [1, ids[0], "m0"],
+          [2, ids[1], "m1"],
         ],
       );
       assert.equal(await store.lastSeq(), 9, "the AUTOINCREMENT high-water mark carried over");
+      const mailboxIndexes = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'mailbox' AND sql IS NOT NULL").all();
+      assert.deepEqual(mailboxIndexes, [], "the mailbox is its primary key alone");
       // Statuses carried over: ids[1] was DELIVERED, ids[2] READ, ids[0] SENT.
       const acks = await store.acknowledge(bob!.userId, bob!.sessionId, [
         { messageId: ids[0]!, status: "DELIVERED" },
@@ -216,7 +219,50 @@ describe("SqliteStore specifics", () => {
       assert.deepEqual(await store.pendingMessages(bob!.userId, bob!.sessionId, 0, 10), []);
       const [next] = await store.acceptMessages([newMessage(alice!, conv, [bob!])]);
       assert.equal(next!.kind, "created");
-      assert.ok(next!.kind === "created" && next!.mailbox![0]!.seq > 9, "new mail continues after the old high-water mark");
+      assert.ok(next!.kind === "created" && next!.mailbox![0]!.seq === 10 && next!.seq === 10, "new mail continues after the old high-water mark");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("each stored message takes the next seq; duplicates and conflicts take none, a message without recipients takes one", async () => {
+    // The gateway counts on this to tell it saw every commit (Gateway.inSequence).
+    const store = new SqliteStore({ path: await freshPath() });
+    try {
+      const alice = await makeUser(store, "alice");
+      const bob = await makeUser(store, "bob");
+      const carol = await makeUser(store, "carol");
+      const conv = randomUUID();
+      await store.createConversation({ conversationId: conv, category: "GROUP", creatorId: alice.userId, name: "", announcement: "", codeId: "" }, [
+        { userId: alice.userId, role: "OWNER" },
+        { userId: bob.userId, role: "" },
+        { userId: carol.userId, role: "" },
+      ]);
+      const start = await store.lastSeq();
+      const first = newMessage(alice, conv, [bob, carol]);
+      const outcomes = await store.acceptMessages([
+        first,
+        { ...first },
+        { ...newMessage(bob, randomUUID(), [alice]), messageId: first.messageId },
+        newMessage(alice, conv, []),
+        newMessage(alice, conv, [bob]),
+      ]);
+      assert.deepEqual(
+        outcomes.map((o) => [o.kind, o.kind === "created" ? o.seq : undefined]),
+        [
+          ["created", start + 1],
+          ["duplicate", undefined],
+          ["conflict", undefined],
+          ["created", start + 2],
+          ["created", start + 3],
+        ],
+      );
+      const group = outcomes[0]!.kind === "created" ? outcomes[0]!.mailbox! : [];
+      assert.deepEqual(group.map((r) => r.seq), [start + 1, start + 1], "both recipients' rows carry the message's seq");
+      assert.equal(await store.lastSeq(), start + 3);
+      const [again] = await store.acceptMessages([{ ...first }]);
+      assert.equal(again!.kind, "duplicate");
+      assert.equal(await store.lastSeq(), start + 3, "a lone duplicate takes no seq either");
     } finally {
       await store.close();
     }

@@ -15,6 +15,8 @@ export type BusEvent =
        * nodes): set when the store reported them, so caught-up sockets need not read them back.
        */
       rows?: readonly DeliveredRow[];
+      /** With `rows`: the seqs the request's messages took, first to last, none skipped (see AcceptOutcome.seq). */
+      seqs?: { first: number; last: number };
     }
   | { type: "receipt"; userId: string; view: MessageView }
   /** Wake-ups may have been lost (a node's outage buffer overflowed): re-read every subscribed mailbox. */

@@ -85,18 +85,28 @@ export class MessagingService {
     return results;
   }
 
-  /** One "mail" event per request, with the new rows when the store reported them. */
+  /**
+   * One "mail" event per request, with the new rows and the seqs they took when the store reported
+   * them. Sent even when no one is woken if it carries seqs: the gateway counts seqs to tell that
+   * it saw every commit.
+   */
   private announce(outcomes: readonly AcceptOutcome[]): void {
     const woken = new Set<string>();
     const rows: DeliveredRow[] = [];
     let complete = true;
+    let first: number | undefined;
+    let last: number | undefined;
     for (const o of outcomes) {
       if (o.kind !== "created") continue;
       for (const u of o.deliveredTo) woken.add(u);
-      if (o.mailbox) for (const r of o.mailbox) rows.push({ ...r, message: o.message });
-      else complete = false;
+      if (!o.mailbox || o.seq === undefined || (last !== undefined && o.seq !== last + 1)) complete = false;
+      if (!complete) continue;
+      for (const r of o.mailbox!) rows.push({ ...r, message: o.message });
+      first ??= o.seq;
+      last = o.seq;
     }
-    if (woken.size > 0) this.bus.publish({ type: "mail", userIds: [...woken], ...(complete && { rows }) });
+    const seqs = complete && first !== undefined && last !== undefined ? { first, last } : undefined;
+    if (woken.size > 0 || seqs) this.bus.publish({ type: "mail", userIds: [...woken], ...(seqs && { rows, seqs }) });
   }
 
   /** Who may post where (protocol.md §6.5), and who receives it. */

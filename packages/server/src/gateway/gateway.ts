@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { Actions, BlazeError, ErrorCodes, KNOWN_SUBPROTOCOLS, encodeFrame, newUuid } from "@openblaze/protocol";
-import { LocalBus, type Bus, type BusEvent, type DeliveredRow } from "../bus/bus.js";
+import { LocalBus, type Bus, type BusEvent } from "../bus/bus.js";
 import type { Authenticator } from "../core/auth.js";
 import type { Identity } from "../core/identity.js";
 import type { Revocation } from "../store/store.js";
@@ -114,7 +114,7 @@ export class Gateway {
 
   private onBus(e: BusEvent): void {
     if (e.type === "mail") {
-      if (e.rows && this.inSequence(e.rows)) {
+      if (e.rows && e.seqs && this.inSequence(e.seqs)) {
         for (const row of e.rows) for (const c of this.byUser.get(row.userId) ?? []) if (c.who.sessionId === row.sessionId) c.offer(row);
       } else {
         for (const userId of e.userIds) for (const c of this.byUser.get(userId) ?? []) void c.pump();
@@ -129,20 +129,19 @@ export class Gateway {
   /**
    * Offering just-committed rows to caught-up sockets is only safe if every earlier row reached
    * this gateway first: a socket's cursor must never jump past a row it was not given. That holds
-   * when this process is the only writer (LocalBus) and its commits arrive gap-free in seq order;
+   * when this process is the only writer (LocalBus) and its commits arrive gap-free in seq order
+   * (each stored message takes the next seq, so a gap is a message this gateway never heard of);
    * the first gap (another process writing the same database, say) switches offering off for good.
    */
-  private inSequence(rows: readonly DeliveredRow[]): boolean {
-    if (!this.offering || rows.length === 0) return false;
-    const first = rows[0]!.seq;
-    const last = rows[rows.length - 1]!.seq;
+  private inSequence(seqs: { first: number; last: number }): boolean {
+    if (!this.offering) return false;
     const expected = this.nextSeq;
-    this.nextSeq = last + 1;
+    this.nextSeq = seqs.last + 1;
     // The first commit seen: whatever came before it is in the store, where reads find it.
     if (expected === undefined) return false;
-    if (first === expected && last - first + 1 === rows.length) return true;
+    if (seqs.first === expected) return true;
     this.offering = false;
-    this.deps.log.warn({ expected, first, last }, "mailbox seqs from another writer: sockets read every wake-up from the store from now on");
+    this.deps.log.warn({ expected, first: seqs.first, last: seqs.last }, "mailbox seqs from another writer: sockets read every wake-up from the store from now on");
     return false;
   }
 

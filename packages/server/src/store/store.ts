@@ -78,13 +78,23 @@ export type AcceptOutcome =
        * (SQLite): they let the gateway push to caught-up sockets without reading them back.
        */
       mailbox?: MailboxRow[];
+      /**
+       * Set by stores whose mailbox seqs number messages, not rows (SQLite: every row of a message
+       * has the message's seq, and each stored message takes the next seq, recipients or not). The
+       * gateway uses it to tell that it saw every commit (see Gateway.inSequence).
+       */
+      seq?: number;
     }
   /** Same id, same sender and conversation: the stored message, nothing new delivered. */
   | { kind: "duplicate"; message: StoredMessage }
   /** Same id already used by another sender or conversation. */
   | { kind: "conflict" };
 
-/** One inserted mailbox row: `seq` in `sessionId`'s mailbox (of user `userId`). */
+/**
+ * One inserted mailbox row: `seq` in `sessionId`'s mailbox (of user `userId`). Seqs are unique
+ * within a session and grow in acceptance order, never reused; rows of one message in different
+ * sessions may share a seq.
+ */
 export interface MailboxRow {
   userId: string;
   sessionId: string;

@@ -145,4 +145,28 @@ DROP TABLE message_status;
 ALTER TABLE message_status_v3 RENAME TO message_status;
 `,
   },
+  {
+    // One B-tree for the mailbox instead of a rowid table and three indexes: a row is keyed by
+    // (session, seq) and its seq is its message's rowid, so inserting, acking and reading a session's
+    // mailbox each touch one B-tree. Message rowids come from a counter that never goes back (a
+    // delivery cursor must never see a number reused), seeded above both the old mailbox seqs and
+    // every message rowid; expiry goes by the messages' own index.
+    version: 4,
+    sql: `
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO counters (name, value) VALUES ('message_seq', max(
+  coalesce((SELECT max(id) FROM messages), 0),
+  coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'mailbox'), 0)));
+CREATE TABLE mailbox_v4 (
+  session_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  user_id TEXT NOT NULL,
+  PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+INSERT INTO mailbox_v4 (session_id, seq, user_id) SELECT session_id, message_row, user_id FROM mailbox;
+DROP TABLE mailbox;
+DELETE FROM sqlite_sequence WHERE name = 'mailbox';
+ALTER TABLE mailbox_v4 RENAME TO mailbox;
+`,
+  },
 ];

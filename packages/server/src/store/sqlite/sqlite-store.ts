@@ -137,6 +137,9 @@ export interface SqliteStoreOptions {
   onCheckpointFailure?: (err: Error) => void;
 }
 
+/** The counter message rowids (and so mailbox seqs) are taken from. */
+const MESSAGE_SEQ = "message_seq";
+
 /** How often the background checkpointer runs. */
 const CHECKPOINT_INTERVAL_MS = 100;
 
@@ -197,40 +200,49 @@ export class SqliteStore implements Store {
       ),
       getMessage: db.prepare<[string], MessageRow>("SELECT * FROM messages WHERE message_id = ?"),
       // DO NOTHING on a taken id: the insert is the existence check, so a new message costs no read.
+      // The rowid is given (see nextSeq): SQLite's own would be reused once the newest row is
+      // deleted, and AUTOINCREMENT spends a number even on an insert that conflicts.
       insertMessage: db.prepare(
-        `INSERT INTO messages (message_id, conversation_id, user_id, session_id, category, payload,
+        `INSERT INTO messages (id, message_id, conversation_id, user_id, session_id, category, payload,
            representative_id, quote_message_id, silent, expire_in, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING`,
       ),
+      getCounter: db.prepare<[string], { value: number }>("SELECT value FROM counters WHERE name = ?"),
+      setCounter: db.prepare("UPDATE counters SET value = ? WHERE name = ?"),
       getSender: db.prepare<[string], { id: number; user_id: string; conversation_id: string }>(
         "SELECT id, user_id, conversation_id FROM messages WHERE message_id = ?",
       ),
-      insertMailbox: db.prepare<[number, number, string], { user_id: string; session_id: string; seq: number }>(
-        `INSERT OR IGNORE INTO mailbox (user_id, session_id, message_row, created_at)
-         SELECT user_id, session_id, ?, ? FROM sessions WHERE user_id = ?
-         RETURNING user_id, session_id, seq`,
+      insertMailbox: db.prepare<[number, string], { user_id: string; session_id: string }>(
+        `INSERT OR IGNORE INTO mailbox (session_id, seq, user_id)
+         SELECT session_id, ?, user_id FROM sessions WHERE user_id = ?
+         RETURNING user_id, session_id`,
       ),
       insertStatus: db.prepare("INSERT OR IGNORE INTO message_status (message_row, user_id, status, updated_at) VALUES (?, ?, 0, ?)"),
       // Group fan-out: one statement per message for all recipients (a JSON array of user ids)
       // instead of two per recipient.
-      insertMailboxAll: db.prepare<[number, number, string], { user_id: string; session_id: string; seq: number }>(
-        `INSERT OR IGNORE INTO mailbox (user_id, session_id, message_row, created_at)
-         SELECT user_id, session_id, ?, ? FROM sessions WHERE user_id IN (SELECT value FROM json_each(?))
-         RETURNING user_id, session_id, seq`,
+      insertMailboxAll: db.prepare<[number, string], { user_id: string; session_id: string }>(
+        `INSERT OR IGNORE INTO mailbox (session_id, seq, user_id)
+         SELECT session_id, ?, user_id FROM sessions WHERE user_id IN (SELECT value FROM json_each(?))
+         RETURNING user_id, session_id`,
       ),
       insertStatusAll: db.prepare<[number, number, string]>(
         "INSERT OR IGNORE INTO message_status (message_row, user_id, status, updated_at) SELECT ?, value, 0, ? FROM json_each(?)",
       ),
       pending: db.prepare<[string, string, number, number, number], MessageRow & { seq: number }>(
-        `SELECT mb.seq, m.* FROM mailbox mb JOIN messages m ON m.id = mb.message_row
-         WHERE mb.session_id = ? AND mb.user_id = ? AND mb.seq > ? AND mb.created_at > ?
+        `SELECT mb.seq, m.* FROM mailbox mb JOIN messages m ON m.id = mb.seq
+         WHERE mb.session_id = ? AND mb.user_id = ? AND mb.seq > ? AND m.created_at > ?
          ORDER BY mb.seq LIMIT ?`,
       ),
-      lastSeq: db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'mailbox'"),
       getStatus: db.prepare<[number, string], { status: number }>("SELECT status FROM message_status WHERE message_row = ? AND user_id = ?"),
       raiseStatus: db.prepare("UPDATE message_status SET status = ?, updated_at = ? WHERE message_row = ? AND user_id = ? AND status < ?"),
-      deleteMailbox: db.prepare("DELETE FROM mailbox WHERE session_id = ? AND message_row = ?"),
-      expireMailbox: db.prepare("DELETE FROM mailbox WHERE created_at < ?"),
+      deleteMailbox: db.prepare("DELETE FROM mailbox WHERE session_id = ? AND seq = ?"),
+      // Expiry walks each session's mailbox up to the newest expiring message (a range of its
+      // primary key) and drops the rows whose message went.
+      expiryHigh: db.prepare<[number], { id: number | null }>("SELECT max(id) AS id FROM messages WHERE created_at < ?"),
+      allSessionIds: db.prepare<[], string>("SELECT session_id FROM sessions").pluck(),
+      expireSessionMailbox: db.prepare(
+        "DELETE FROM mailbox WHERE session_id = ? AND seq <= ? AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = mailbox.seq)",
+      ),
       expireStatus: db.prepare("DELETE FROM message_status WHERE message_row IN (SELECT id FROM messages WHERE created_at < ?)"),
       expireMessages: db.prepare("DELETE FROM messages WHERE created_at < ?"),
       insertAttachment: db.prepare(
@@ -295,14 +307,23 @@ export class SqliteStore implements Store {
         const c = stmts.getConversation.get(conversationId);
         return c && { conversation: toConversation(c), participants: stmts.listParticipants.all(conversationId).map(toParticipant) };
       }),
-      acceptMessages: db.transaction((batch: readonly NewMessage[], createdAt: Micros) => batch.map((m) => this.acceptOne(m, createdAt))),
+      acceptMessages: db.transaction((batch: readonly NewMessage[], createdAt: Micros) => {
+        const seq = { next: stmts.getCounter.get(MESSAGE_SEQ)!.value + 1 };
+        const start = seq.next;
+        const outcomes = batch.map((m) => this.acceptOne(m, createdAt, seq));
+        if (seq.next !== start) stmts.setCounter.run(seq.next - 1, MESSAGE_SEQ);
+        return outcomes;
+      }),
       acknowledgeMany: db.transaction((requests: readonly AckRequest[], updatedAt: Micros) =>
         requests.map((r) => r.acks.map((a) => this.ackOne(r.userId, r.sessionId, a, updatedAt))),
       ),
       expire: db.transaction((before: Micros) => {
-        const removed = stmts.expireMailbox.run(before).changes;
+        const high = stmts.expiryHigh.get(before)?.id;
+        if (high == null) return 0;
         stmts.expireStatus.run(before);
         stmts.expireMessages.run(before);
+        let removed = 0;
+        for (const sessionId of stmts.allSessionIds.all()) removed += stmts.expireSessionMailbox.run(sessionId, high).changes;
         return removed;
       }),
       addSession: db.transaction((userId: string, session: Omit<Session, "userId" | "createdAt">, createdAt: Micros): Session | undefined => {
@@ -440,8 +461,11 @@ export class SqliteStore implements Store {
     return this.txs.acceptMessages.immediate(batch, createdAt);
   }
 
-  private acceptOne(m: NewMessage, createdAt: Micros): AcceptOutcome {
+  /** `seq.next` is the rowid the next new message takes; advanced only when one is stored. */
+  private acceptOne(m: NewMessage, createdAt: Micros, seq: { next: number }): AcceptOutcome {
+    const row = seq.next;
     const inserted = this.stmts.insertMessage.run(
+      row,
       m.messageId,
       m.conversationId,
       m.userId,
@@ -460,21 +484,19 @@ export class SqliteStore implements Store {
         ? { kind: "duplicate", message: toMessage(existing) }
         : { kind: "conflict" };
     }
-    const row = Number(inserted.lastInsertRowid);
+    seq.next++;
     const deliveredTo = [...new Set(m.recipientIds)];
     const mailbox: MailboxRow[] = [];
     if (deliveredTo.length === 1) {
-      for (const r of this.stmts.insertMailbox.all(row, createdAt, deliveredTo[0]!)) mailbox.push({ userId: r.user_id, sessionId: r.session_id, seq: r.seq });
+      for (const r of this.stmts.insertMailbox.all(row, deliveredTo[0]!)) mailbox.push({ userId: r.user_id, sessionId: r.session_id, seq: row });
       this.stmts.insertStatus.run(row, deliveredTo[0]!, createdAt);
     } else if (deliveredTo.length > 1) {
       const recipients = JSON.stringify(deliveredTo);
-      for (const r of this.stmts.insertMailboxAll.all(row, createdAt, recipients)) mailbox.push({ userId: r.user_id, sessionId: r.session_id, seq: r.seq });
+      for (const r of this.stmts.insertMailboxAll.all(row, recipients)) mailbox.push({ userId: r.user_id, sessionId: r.session_id, seq: row });
       this.stmts.insertStatusAll.run(row, createdAt, recipients);
     }
-    // RETURNING promises no order; the gateway relies on seq order.
-    mailbox.sort((a, b) => a.seq - b.seq);
     const { recipientIds: _unused, ...stored } = m;
-    return { kind: "created", message: { ...stored, createdAt }, deliveredTo, mailbox };
+    return { kind: "created", message: { ...stored, createdAt }, deliveredTo, mailbox, seq: row };
   }
 
   async getMessage(messageId: string): Promise<StoredMessage | undefined> {
@@ -491,7 +513,7 @@ export class SqliteStore implements Store {
   }
 
   async lastSeq(): Promise<number> {
-    return this.stmts.lastSeq.get()?.seq ?? 0;
+    return this.stmts.getCounter.get(MESSAGE_SEQ)?.value ?? 0;
   }
 
   async acknowledge(userId: string, sessionId: string, acks: readonly AckInput[]): Promise<AckOutcome[]> {
