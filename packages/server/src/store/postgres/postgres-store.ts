@@ -159,29 +159,11 @@ function toAttachment(r: Record<string, any>): Attachment {
 const MESSAGE_COLUMNS = `message_id, conversation_id, user_id, session_id, category, payload, representative_id, quote_message_id, silent, expire_in, created_at`;
 
 export const SQL = {
-  insertMessages: `
-    INSERT INTO messages (${MESSAGE_COLUMNS})
-    SELECT t.*, $11::bigint
-    FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bytea[], $7::uuid[], $8::uuid[], $9::boolean[], $10::bigint[])
-      AS t(message_id, conversation_id, user_id, session_id, category, payload, representative_id, quote_message_id, silent, expire_in)
-    ORDER BY t.message_id
-    ON CONFLICT (message_id) DO NOTHING
-    RETURNING message_id`,
+  acceptMessages: `SELECT * FROM ob_accept_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bytea[], $7::uuid[], $8::uuid[],
+    $9::boolean[], $10::bigint[], $11::bigint, $12::uuid[], $13::uuid[], $14::bigint)`,
+  acknowledge: `SELECT * FROM ob_acknowledge($1::uuid[], $2::uuid[], $3::smallint[], $4::uuid[], $5::uuid[], $6::uuid[], $7::bigint)`,
   messagesByIds: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE message_id = ANY($1::uuid[])`,
   ownersByIds: `SELECT message_id, user_id, conversation_id FROM messages WHERE message_id = ANY($1::uuid[])`,
-  insertStatuses: `
-    INSERT INTO message_status (message_id, user_id, status, updated_at)
-    SELECT t.message_id, t.user_id, 0, $3::bigint FROM unnest($1::uuid[], $2::uuid[]) AS t(message_id, user_id)
-    ORDER BY t.message_id, t.user_id
-    ON CONFLICT DO NOTHING`,
-  // Row order (input order, then each recipient's sessions oldest first) is the seq order.
-  insertMailbox: `
-    INSERT INTO mailbox (user_id, session_id, message_id, created_at)
-    SELECT s.user_id, s.session_id, r.message_id, $3::bigint
-    FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS r(message_id, user_id, ord)
-    JOIN sessions s ON s.user_id = r.user_id
-    ORDER BY r.ord, s.created_at, s.session_id
-    ON CONFLICT DO NOTHING`,
   // The page is cut first, in seq order from the (session_id, seq) index, then each row's message
   // is fetched by key (LATERAL; its LIMIT 1 keeps the planner from flattening that into a hash
   // join over all messages): O(page) however long the mailbox or the messages table. user_id is
@@ -199,40 +181,14 @@ export const SQL = {
     FROM (SELECT seq, user_id, message_id FROM mailbox WHERE session_id = $1 AND seq > $2 AND created_at > $4 ORDER BY seq LIMIT $3) mb
     CROSS JOIN LATERAL (SELECT * FROM messages WHERE message_id = mb.message_id LIMIT 1) m
     ORDER BY mb.seq`,
-  lockStatuses: `
-    SELECT st.message_id, st.status, m.user_id AS sender_id, m.conversation_id
-    FROM message_status st JOIN messages m ON m.message_id = st.message_id
-    WHERE st.user_id = $1 AND st.message_id = ANY($2::uuid[])
-    ORDER BY st.message_id
-    FOR UPDATE OF st`,
-  knownMessages: `SELECT message_id FROM messages WHERE message_id = ANY($1::uuid[])`,
-  deleteMailbox: `DELETE FROM mailbox WHERE session_id = $1 AND user_id = $2 AND message_id = ANY($3::uuid[])`,
-  raiseStatuses: `
-    UPDATE message_status st SET status = u.status, updated_at = $3
-    FROM unnest($1::uuid[], $2::smallint[]) AS u(message_id, status)
-    WHERE st.message_id = u.message_id AND st.user_id = $4 AND st.status < u.status`,
-  // Many ackers at once (acknowledgeMany): (user, message) pairs, locked in (user, message) order.
-  lockStatusPairs: `
-    SELECT st.user_id, st.message_id, st.status, m.user_id AS sender_id, m.conversation_id
-    FROM unnest($1::uuid[], $2::uuid[]) AS k(user_id, message_id)
-    JOIN message_status st ON st.user_id = k.user_id AND st.message_id = k.message_id
-    JOIN messages m ON m.message_id = st.message_id
-    ORDER BY st.user_id, st.message_id
-    FOR UPDATE OF st`,
-  deleteMailboxTriples: `
-    DELETE FROM mailbox mb USING unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS d(session_id, user_id, message_id)
-    WHERE mb.session_id = d.session_id AND mb.user_id = d.user_id AND mb.message_id = d.message_id`,
-  raiseStatusPairs: `
-    UPDATE message_status st SET status = u.status, updated_at = $4
-    FROM unnest($1::uuid[], $2::uuid[], $3::smallint[]) AS u(user_id, message_id, status)
-    WHERE st.user_id = u.user_id AND st.message_id = u.message_id AND st.status < u.status`,
 } as const;
 
 /**
  * The scale-out store: PostgreSQL through a `pg` connection pool, shared by every node.
  *
- * Writes are batched: `acceptMessages` is one transaction of a fixed number of statements whatever
- * the batch size (multi-row inserts from `unnest` arrays), `acknowledge` likewise. Mailbox seqs
+ * Writes are batched and take one round trip: `acceptMessages` and `acknowledgeMany` each call one
+ * function (migration 3) that runs a fixed number of multi-row statements from `unnest` arrays,
+ * whatever the batch size, in the call's own transaction. Mailbox seqs
  * come from an identity sequence that is never reused; writers draw them under a transaction-level
  * advisory lock held to commit, so a reader paging by seq never sees a row appear behind its
  * cursor (without it, two nodes' commits could land out of seq order and a connection would skip
@@ -276,6 +232,18 @@ export class PostgresStore implements Store {
         throw e;
       } finally {
         c.release(broken);
+      }
+    }
+  }
+
+  /** One statement in its own transaction, retried like `tx` on deadlock or serialization failure. */
+  private async call<R extends pg.QueryResultRow>(q: pg.QueryConfig): Promise<R[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.pool.query<R>(q)).rows;
+      } catch (e) {
+        if (attempt < 5 && RETRYABLE.has((e as { code?: string }).code ?? "")) continue;
+        throw e;
       }
     }
   }
@@ -458,50 +426,40 @@ export class PostgresStore implements Store {
     for (const m of batch) if (!candidates.has(m.messageId)) candidates.set(m.messageId, m);
     const cands = [...candidates.values()];
 
-    const { created, existing } = await this.tx(async (db) => {
-      const inserted = await db.query<{ message_id: string }>({
-        name: "ob_insert_messages",
-        text: SQL.insertMessages,
-        values: [
-          cands.map((m) => m.messageId),
-          cands.map((m) => m.conversationId),
-          cands.map((m) => m.userId),
-          cands.map((m) => m.sessionId),
-          cands.map((m) => m.category),
-          cands.map((m) => m.payload),
-          cands.map((m) => orNull(m.representativeId)),
-          cands.map((m) => orNull(m.quoteMessageId)),
-          cands.map((m) => m.silent),
-          cands.map((m) => m.expireIn),
-          createdAt,
-        ],
-      });
-      const created = new Set(inserted.rows.map((r) => r.message_id));
-      const existing = new Map<string, StoredMessage>();
-      const others = cands.filter((m) => !created.has(m.messageId)).map((m) => m.messageId);
-      if (others.length > 0) {
-        const { rows } = await db.query<MessageRow>({ name: "ob_messages_by_ids", text: SQL.messagesByIds, values: [others] });
-        for (const r of rows) existing.set(r.message_id, toMessage(r));
-        // ON CONFLICT waited for the other writer to commit; only an expiry racing us could remove it.
-        if (existing.size !== others.length) throw Object.assign(new Error("message vanished during accept; retrying"), { code: "40001" });
+    const mailMessages: string[] = [];
+    const mailUsers: string[] = [];
+    for (const m of cands) {
+      for (const r of new Set(m.recipientIds)) {
+        mailMessages.push(m.messageId);
+        mailUsers.push(r);
       }
-      const mailMessages: string[] = [];
-      const mailUsers: string[] = [];
-      for (const m of cands) {
-        if (!created.has(m.messageId)) continue;
-        for (const r of new Set(m.recipientIds)) {
-          mailMessages.push(m.messageId);
-          mailUsers.push(r);
-        }
-      }
-      if (mailMessages.length > 0) {
-        await db.query({ name: "ob_insert_statuses", text: SQL.insertStatuses, values: [mailMessages, mailUsers, createdAt] });
-        // Held to commit: seqs are drawn and made visible in one order across every node.
-        await db.query({ name: "ob_mailbox_lock", text: "SELECT pg_advisory_xact_lock($1::bigint)", values: [this.mailboxLock] });
-        await db.query({ name: "ob_insert_mailbox", text: SQL.insertMailbox, values: [mailMessages, mailUsers, createdAt] });
-      }
-      return { created, existing };
+    }
+    const rows = await this.call<MessageRow & { created: boolean }>({
+      name: "ob_accept_messages",
+      text: SQL.acceptMessages,
+      values: [
+        cands.map((m) => m.messageId),
+        cands.map((m) => m.conversationId),
+        cands.map((m) => m.userId),
+        cands.map((m) => m.sessionId),
+        cands.map((m) => m.category),
+        cands.map((m) => m.payload),
+        cands.map((m) => orNull(m.representativeId)),
+        cands.map((m) => orNull(m.quoteMessageId)),
+        cands.map((m) => m.silent),
+        cands.map((m) => m.expireIn),
+        createdAt,
+        mailMessages,
+        mailUsers,
+        this.mailboxLock,
+      ],
     });
+    const created = new Set<string>();
+    const existing = new Map<string, StoredMessage>();
+    for (const r of rows) {
+      if (r.created) created.add(r.message_id);
+      else existing.set(r.message_id, toMessage(r));
+    }
 
     const firstOutcome = new Map<string, StoredMessage>();
     return batch.map((m): AcceptOutcome => {
@@ -512,7 +470,10 @@ export class PostgresStore implements Store {
         firstOutcome.set(m.messageId, message);
         return { kind: "created", message, deliveredTo: [...new Set(recipientIds)] };
       }
-      const stored = firstOutcome.get(m.messageId) ?? existing.get(m.messageId)!;
+      const stored = firstOutcome.get(m.messageId) ?? existing.get(m.messageId);
+      // Neither created nor found: an expiry removed the holder of the id between the conflict and
+      // the read. Refused like a taken id (the others are stored and announced); a resend succeeds.
+      if (!stored) return { kind: "conflict" };
       return stored.userId === m.userId && stored.conversationId === m.conversationId ? { kind: "duplicate", message: stored } : { kind: "conflict" };
     });
   }
@@ -574,54 +535,55 @@ export class PostgresStore implements Store {
       r.acks.map((a): AckOutcome => (isUuid(a.messageId) ? { kind: "forbidden", messageId: a.messageId } : { kind: "unknown", messageId: a.messageId }));
     if (pairs.size === 0) return requests.map(unqueried);
     const updatedAt = nowMicros();
-    return this.tx(async (db) => {
-      const { rows } = await db.query<{ user_id: string; message_id: string; status: number; sender_id: string; conversation_id: string }>({
-        name: "ob_lock_status_pairs",
-        text: SQL.lockStatusPairs,
-        values: [[...pairs.values()].map(([u]) => u), [...pairs.values()].map(([, m]) => m)],
+    // Each pair's final status is the highest rank asked for it (statuses only rise), so the
+    // store can apply every ack in the same call that reads the statuses they start from.
+    const ranks = new Map<string, number>();
+    const deletes = new Map<string, [string, string, string]>();
+    for (const r of requests) {
+      if (!isUuid(r.userId)) continue;
+      for (const a of r.acks) {
+        if (!isUuid(a.messageId)) continue;
+        const k = key(r.userId, a.messageId);
+        ranks.set(k, Math.max(ranks.get(k) ?? 0, STATUS_RANK[a.status]));
+        if (isUuid(r.sessionId)) deletes.set(`${r.sessionId} ${k}`, [r.sessionId, r.userId, a.messageId]);
+      }
+    }
+    const pairList = [...pairs];
+    const d = [...deletes.values()];
+    const rows = await this.call<{ kind: string; user_id: string; message_id: string; status: number; sender_id: string; conversation_id: string }>({
+      name: "ob_acknowledge",
+      text: SQL.acknowledge,
+      values: [
+        pairList.map(([, [u]]) => u),
+        pairList.map(([, [, m]]) => m),
+        pairList.map(([k]) => ranks.get(k)!),
+        d.map((t) => t[0]),
+        d.map((t) => t[1]),
+        d.map((t) => t[2]),
+        updatedAt,
+      ],
+    });
+    const mine = new Map(rows.filter((r) => r.kind === "s").map((r) => [key(r.user_id, r.message_id), r]));
+    const known = new Set(rows.filter((r) => r.kind === "k").map((r) => r.message_id));
+    const status = new Map([...mine].map(([k, r]) => [k, r.status]));
+    return requests.map((r) => {
+      if (!isUuid(r.userId)) return unqueried(r);
+      return r.acks.map((a): AckOutcome => {
+        const k = key(r.userId, a.messageId);
+        const row = mine.get(k);
+        if (!row) return known.has(a.messageId) ? { kind: "forbidden", messageId: a.messageId } : { kind: "unknown", messageId: a.messageId };
+        const rank = STATUS_RANK[a.status];
+        if (status.get(k)! >= rank) return { kind: "unchanged", messageId: a.messageId };
+        status.set(k, rank);
+        return {
+          kind: "advanced",
+          messageId: a.messageId,
+          senderId: row.sender_id,
+          conversationId: row.conversation_id,
+          status: STATUS_BY_RANK[rank]!,
+          updatedAt,
+        };
       });
-      const mine = new Map(rows.map((r) => [key(r.user_id, r.message_id), r]));
-      const missing = uuids([...pairs].filter(([k]) => !mine.has(k)).map(([, [, m]]) => m));
-      const known = new Set<string>();
-      if (missing.length > 0) {
-        const r = await db.query<{ message_id: string }>({ name: "ob_known_messages", text: SQL.knownMessages, values: [missing] });
-        for (const row of r.rows) known.add(row.message_id);
-      }
-      const status = new Map(rows.map((r) => [key(r.user_id, r.message_id), r.status]));
-      const deletes = new Map<string, [string, string, string]>();
-      const outcomes = requests.map((r) => {
-        if (!isUuid(r.userId)) return unqueried(r);
-        return r.acks.map((a): AckOutcome => {
-          const k = key(r.userId, a.messageId);
-          const row = mine.get(k);
-          if (!row) return known.has(a.messageId) ? { kind: "forbidden", messageId: a.messageId } : { kind: "unknown", messageId: a.messageId };
-          if (isUuid(r.sessionId)) deletes.set(`${r.sessionId} ${k}`, [r.sessionId, r.userId, a.messageId]);
-          const rank = STATUS_RANK[a.status];
-          if (status.get(k)! >= rank) return { kind: "unchanged", messageId: a.messageId };
-          status.set(k, rank);
-          return {
-            kind: "advanced",
-            messageId: a.messageId,
-            senderId: row.sender_id,
-            conversationId: row.conversation_id,
-            status: STATUS_BY_RANK[rank]!,
-            updatedAt,
-          };
-        });
-      });
-      if (deletes.size > 0) {
-        const d = [...deletes.values()];
-        await db.query({ name: "ob_delete_mailbox_triples", text: SQL.deleteMailboxTriples, values: [d.map((t) => t[0]), d.map((t) => t[1]), d.map((t) => t[2])] });
-      }
-      const raised = [...status].filter(([k, s]) => s > mine.get(k)!.status).map(([k, s]) => [mine.get(k)!, s] as const);
-      if (raised.length > 0) {
-        await db.query({
-          name: "ob_raise_status_pairs",
-          text: SQL.raiseStatusPairs,
-          values: [raised.map(([r]) => r.user_id), raised.map(([r]) => r.message_id), raised.map(([, s]) => s), updatedAt],
-        });
-      }
-      return outcomes;
     });
   }
 
