@@ -162,6 +162,11 @@ export const SQL = {
   acceptMessages: `SELECT * FROM ob_accept_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bytea[], $7::uuid[], $8::uuid[],
     $9::boolean[], $10::bigint[], $11::bigint, $12::uuid[], $13::uuid[], $14::bigint)`,
   acknowledge: `SELECT * FROM ob_acknowledge($1::uuid[], $2::uuid[], $3::smallint[], $4::uuid[], $5::uuid[], $6::uuid[], $7::bigint)`,
+  membership: `
+    SELECT c.*, p.user_id AS p_user_id, p.role AS p_role, p.created_at AS p_created_at
+    FROM conversations c LEFT JOIN participants p ON p.conversation_id = c.conversation_id
+    WHERE c.conversation_id = $1
+    ORDER BY p.created_at, p.user_id`,
   messagesByIds: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE message_id = ANY($1::uuid[])`,
   ownersByIds: `SELECT message_id, user_id, conversation_id FROM messages WHERE message_id = ANY($1::uuid[])`,
   // The page is cut first, in seq order from the (session_id, seq) index, then each row's message
@@ -386,9 +391,15 @@ export class PostgresStore implements Store {
     return rows.map(toParticipant);
   }
 
+  /** One round trip (every send asks): the conversation's row repeated on each participant's. */
   async getMembership(conversationId: string): Promise<Membership | undefined> {
-    const [conversation, participants] = await Promise.all([this.getConversation(conversationId), this.listParticipants(conversationId)]);
-    return conversation && { conversation, participants };
+    if (!isUuid(conversationId)) return undefined;
+    const { rows } = await this.pool.query({ name: "ob_membership", text: SQL.membership, values: [conversationId] });
+    if (rows.length === 0) return undefined;
+    const participants = rows
+      .filter((r) => r.p_user_id !== null)
+      .map((r) => toParticipant({ conversation_id: r.conversation_id, user_id: r.p_user_id, role: r.p_role, created_at: r.p_created_at }));
+    return { conversation: toConversation(rows[0]!), participants };
   }
 
   async getParticipant(conversationId: string, userId: string): Promise<Participant | undefined> {
