@@ -163,7 +163,8 @@ CREATE TABLE mailbox_v4 (
   user_id TEXT NOT NULL,
   PRIMARY KEY (session_id, seq)
 ) WITHOUT ROWID;
-INSERT INTO mailbox_v4 (session_id, seq, user_id) SELECT session_id, message_row, user_id FROM mailbox;
+-- In key order (read off the old (session, message) index): appends instead of random inserts.
+INSERT INTO mailbox_v4 (session_id, seq, user_id) SELECT session_id, message_row, user_id FROM mailbox ORDER BY session_id, message_row;
 DROP TABLE mailbox;
 DELETE FROM sqlite_sequence WHERE name = 'mailbox';
 ALTER TABLE mailbox_v4 RENAME TO mailbox;
