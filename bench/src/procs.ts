@@ -185,7 +185,9 @@ export interface ServerOptions {
 
 export async function startServer(o: ServerOptions): Promise<Target> {
   const node: string[] = [];
-  if (o.cpuProfDir) node.push("--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`, ...(o.cpuProfName ? [`--cpu-prof-name=${o.cpuProfName}`] : []));
+  // BENCH_CPU_PROF_DIR profiles every server a run starts (scale-out nodes included), for digging.
+  const profDir = o.cpuProfDir ?? process.env.BENCH_CPU_PROF_DIR;
+  if (profDir) node.push("--cpu-prof", `--cpu-prof-dir=${profDir}`, ...(o.cpuProfName ? [`--cpu-prof-name=${o.cpuProfName}`] : []));
   if (o.inspect) node.push("--inspect=127.0.0.1:0");
   const child = spawn(
     process.execPath,

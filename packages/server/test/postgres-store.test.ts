@@ -133,17 +133,23 @@ describe("PostgresStore specifics", () => {
       }
       const rowsRead = (node: PlanNode, table: string): number =>
         (node["Relation Name"] === table ? node["Actual Rows"] * node["Actual Loops"] : 0) + (node.Plans ?? []).reduce((n, p) => n + rowsRead(p, table), 0);
+      // One session's page, with and without a time bound, and two sessions' pages in one query.
       const pageOf = async (cursor: number) => {
-        const plan = await explain(SQL.pending, [b.sessionId, cursor, 100]);
-        const after = await explain(SQL.pendingCreatedAfter, [b.sessionId, cursor, 100, 0]);
-        return [plan, after].map((p) => [rowsRead(p, "mailbox"), rowsRead(p, "messages")]);
+        const plan = await explain(SQL.pendingMany, [[b.sessionId], [cursor], [100], [-1]]);
+        const after = await explain(SQL.pendingMany, [[b.sessionId], [cursor], [100], [0]]);
+        const two = await explain(SQL.pendingMany, [[b.sessionId, members[1]!.sessionId], [cursor, 0], [100, 100], [-1, -1]]);
+        return [
+          [plan, 1],
+          [after, 1],
+          [two, 2],
+        ].map(([p, pages]) => [rowsRead(p as PlanNode, "mailbox"), rowsRead(p as PlanNode, "messages"), pages as number]);
       };
       const backlog = await store.pendingMessages(b.userId, b.sessionId, 0, 10_000);
       assert.equal(backlog.length, 4000);
       for (const cursor of [0, backlog[2000]!.seq]) {
-        for (const [mailbox, messages] of await pageOf(cursor)) {
-          assert.ok(mailbox <= 101, `read ${mailbox} mailbox rows for a page of 100 (cursor ${cursor})`);
-          assert.ok(messages <= 101, `read ${messages} message rows for a page of 100 (cursor ${cursor})`);
+        for (const [mailbox, messages, pages] of await pageOf(cursor)) {
+          assert.ok(mailbox! <= 101 * pages!, `read ${mailbox} mailbox rows for ${pages} page(s) of 100 (cursor ${cursor})`);
+          assert.ok(messages! <= 101 * pages!, `read ${messages} message rows for ${pages} page(s) of 100 (cursor ${cursor})`);
         }
       }
     } finally {
@@ -181,7 +187,68 @@ describe("PostgresStore specifics", () => {
       const one = await count(1);
       const many = await count(200);
       assert.equal(many, one, `statements for 1 message: ${one}, for 200: ${many}`);
-      assert.ok(one <= 6, `BEGIN, insert messages, insert statuses, lock, insert mailbox, COMMIT: got ${one}`);
+      assert.equal(one, 1, `one call of ob_accept_messages: got ${one}`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("reads asked in one turn share one query, each gets only its own answer, and a later read waits for a later query", async () => {
+    const schema = fresh();
+    const store = open(schema);
+    try {
+      await store.migrate();
+      const [a, b, c] = [await user(store), await user(store), await user(store)];
+      const convs = [randomUUID(), randomUUID()];
+      for (const [conv, other] of [
+        [convs[0]!, b],
+        [convs[1]!, c],
+      ] as const) {
+        await store.createConversation({ conversationId: conv, category: "CONTACT", creatorId: a.userId, name: "", announcement: "", codeId: "" }, [
+          { userId: a.userId, role: "" },
+          { userId: other.userId, role: "" },
+        ]);
+      }
+      const toB = message(a, convs[0]!, [b.userId]);
+      const toC = message(a, convs[1]!, [c.userId]);
+      await store.acceptMessages([toB, toC]);
+
+      let queries = 0;
+      const original = pg.Client.prototype.query;
+      pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+        queries++;
+        return (original as (...a: unknown[]) => unknown).apply(this, args);
+      } as typeof original;
+      try {
+        const [pb, pc, stolen, none, mb, mc, missing] = await Promise.all([
+          store.pendingMessages(b.userId, b.sessionId, 0, 10),
+          store.pendingMessages(c.userId, c.sessionId, 0, 10),
+          store.pendingMessages(b.userId, c.sessionId, 0, 10),
+          store.pendingMessages(b.userId, b.sessionId, 0, 10, Number.MAX_SAFE_INTEGER),
+          store.getMembership(convs[0]!),
+          store.getMembership(convs[1]!),
+          store.getMembership(randomUUID()),
+        ]);
+        assert.equal(queries, 2, "one query for the pending pages, one for the memberships");
+        assert.deepEqual(pb.map((r) => r.message.messageId), [toB.messageId]);
+        assert.deepEqual(pc.map((r) => r.message.messageId), [toC.messageId]);
+        assert.deepEqual(stolen, [], "someone else's session reads empty");
+        assert.deepEqual(none, [], "the time bound applies to its own read only");
+        assert.deepEqual(mb?.participants.map((p) => p.userId).sort(), [a.userId, b.userId].sort());
+        assert.deepEqual(mc?.participants.map((p) => p.userId).sort(), [a.userId, c.userId].sort());
+        assert.equal(missing, undefined);
+
+        // A read asked while a query is on its way is answered by a new query, which sees the ack.
+        const first = store.pendingMessages(b.userId, b.sessionId, 0, 10);
+        await new Promise((r) => setImmediate(r));
+        const [ack] = await store.acknowledge(b.userId, b.sessionId, [{ messageId: toB.messageId, status: "READ" }]);
+        assert.equal(ack?.kind, "advanced");
+        const second = await store.pendingMessages(b.userId, b.sessionId, 0, 10);
+        await first;
+        assert.deepEqual(second, [], "the later read sees the acknowledgement");
+      } finally {
+        pg.Client.prototype.query = original;
+      }
     } finally {
       await store.close();
     }

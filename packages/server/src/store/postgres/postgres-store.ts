@@ -22,6 +22,7 @@ import {
   type User,
 } from "../store.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
+import { ReadBatcher } from "./read-batcher.js";
 
 const STATUS_BY_RANK: readonly MessageStatus[] = ["SENT", "DELIVERED", "READ"];
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -81,6 +82,15 @@ const orNull = (id: string): string | null => (id === "" ? null : id);
 const orEmpty = (id: string | null): string => id ?? "";
 /** Lookups by a string that is no canonical UUID find nothing (as in SQLite) instead of failing. */
 const uuids = (ids: readonly string[]): string[] => [...new Set(ids.filter(isUuid))];
+
+interface PendingRead {
+  userId: string;
+  sessionId: string;
+  afterSeq: number;
+  limit: number;
+  /** -1 for no bound. */
+  createdAfter: Micros;
+}
 
 interface MessageRow {
   message_id: string;
@@ -162,30 +172,28 @@ export const SQL = {
   acceptMessages: `SELECT * FROM ob_accept_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bytea[], $7::uuid[], $8::uuid[],
     $9::boolean[], $10::bigint[], $11::bigint, $12::uuid[], $13::uuid[], $14::bigint)`,
   acknowledge: `SELECT * FROM ob_acknowledge($1::uuid[], $2::uuid[], $3::smallint[], $4::uuid[], $5::uuid[], $6::uuid[], $7::bigint)`,
-  membership: `
+  memberships: `
     SELECT c.*, p.user_id AS p_user_id, p.role AS p_role, p.created_at AS p_created_at
     FROM conversations c LEFT JOIN participants p ON p.conversation_id = c.conversation_id
-    WHERE c.conversation_id = $1
-    ORDER BY p.created_at, p.user_id`,
+    WHERE c.conversation_id = ANY($1::uuid[])
+    ORDER BY c.conversation_id, p.created_at, p.user_id`,
   messagesByIds: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE message_id = ANY($1::uuid[])`,
   ownersByIds: `SELECT message_id, user_id, conversation_id FROM messages WHERE message_id = ANY($1::uuid[])`,
-  // The page is cut first, in seq order from the (session_id, seq) index, then each row's message
-  // is fetched by key (LATERAL; its LIMIT 1 keeps the planner from flattening that into a hash
-  // join over all messages): O(page) however long the mailbox or the messages table. user_id is
-  // checked on the rows (a session has one owner) rather than in SQL, where its correlation with
-  // session_id makes the planner expect one row and sort the whole mailbox instead.
-  pending: `
-    SELECT mb.seq, mb.user_id AS owner_id, m.message_id, m.conversation_id, m.user_id, m.session_id, m.category, m.payload,
+  // Several sessions' pages at once (one per request, numbered by `i`). Each page is cut first, in
+  // seq order from the (session_id, seq) index, then each row's message is fetched by key
+  // (LATERAL; its LIMIT 1 keeps the planner from flattening that into a hash join over all
+  // messages): O(page) however long the mailbox or the messages table. user_id is checked on the
+  // rows (a session has one owner) rather than in SQL, where its correlation with session_id makes
+  // the planner expect one row and sort the whole mailbox instead.
+  pendingMany: `
+    SELECT q.i, mb.seq, mb.user_id AS owner_id, m.message_id, m.conversation_id, m.user_id, m.session_id, m.category, m.payload,
            m.representative_id, m.quote_message_id, m.silent, m.expire_in, m.created_at
-    FROM (SELECT seq, user_id, message_id FROM mailbox WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) mb
+    FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::bigint[]) WITH ORDINALITY AS q(session_id, after_seq, lim, created_after, i)
+    CROSS JOIN LATERAL (
+      SELECT seq, user_id, message_id FROM mailbox
+      WHERE session_id = q.session_id AND seq > q.after_seq AND created_at > q.created_after ORDER BY seq LIMIT q.lim) mb
     CROSS JOIN LATERAL (SELECT * FROM messages WHERE message_id = mb.message_id LIMIT 1) m
-    ORDER BY mb.seq`,
-  pendingCreatedAfter: `
-    SELECT mb.seq, mb.user_id AS owner_id, m.message_id, m.conversation_id, m.user_id, m.session_id, m.category, m.payload,
-           m.representative_id, m.quote_message_id, m.silent, m.expire_in, m.created_at
-    FROM (SELECT seq, user_id, message_id FROM mailbox WHERE session_id = $1 AND seq > $2 AND created_at > $4 ORDER BY seq LIMIT $3) mb
-    CROSS JOIN LATERAL (SELECT * FROM messages WHERE message_id = mb.message_id LIMIT 1) m
-    ORDER BY mb.seq`,
+    ORDER BY q.i, mb.seq`,
 } as const;
 
 /**
@@ -203,6 +211,8 @@ export class PostgresStore implements Store {
   readonly pool: pg.Pool;
   readonly schema: string | undefined;
   private readonly mailboxLock: string;
+  private readonly memberships = new ReadBatcher((ids: readonly string[]) => this.readMemberships(ids));
+  private readonly pendingReads = new ReadBatcher((reqs: readonly PendingRead[]) => this.readPending(reqs));
   private readonly migrateLock: string;
   private closed = false;
 
@@ -391,15 +401,22 @@ export class PostgresStore implements Store {
     return rows.map(toParticipant);
   }
 
-  /** One round trip (every send asks): the conversation's row repeated on each participant's. */
+  /** Every send asks: batched per event-loop turn (see ReadBatcher). */
   async getMembership(conversationId: string): Promise<Membership | undefined> {
     if (!isUuid(conversationId)) return undefined;
-    const { rows } = await this.pool.query({ name: "ob_membership", text: SQL.membership, values: [conversationId] });
-    if (rows.length === 0) return undefined;
-    const participants = rows
-      .filter((r) => r.p_user_id !== null)
-      .map((r) => toParticipant({ conversation_id: r.conversation_id, user_id: r.p_user_id, role: r.p_role, created_at: r.p_created_at }));
-    return { conversation: toConversation(rows[0]!), participants };
+    return this.memberships.get(conversationId);
+  }
+
+  /** One query for a turn's lookups: each conversation's row repeated on each participant's. */
+  private async readMemberships(conversationIds: readonly string[]): Promise<(Membership | undefined)[]> {
+    const { rows } = await this.pool.query({ name: "ob_memberships", text: SQL.memberships, values: [conversationIds] });
+    const found = new Map<string, Membership>();
+    for (const r of rows) {
+      let m = found.get(r.conversation_id);
+      if (!m) found.set(r.conversation_id, (m = { conversation: toConversation(r), participants: [] }));
+      if (r.p_user_id !== null) m.participants.push(toParticipant({ conversation_id: r.conversation_id, user_id: r.p_user_id, role: r.p_role, created_at: r.p_created_at }));
+    }
+    return conversationIds.map((id) => found.get(id));
   }
 
   async getParticipant(conversationId: string, userId: string): Promise<Participant | undefined> {
@@ -508,15 +525,26 @@ export class PostgresStore implements Store {
     return owners;
   }
 
+  /** Every wake-up asks: batched per event-loop turn (see ReadBatcher). */
   async pendingMessages(userId: string, sessionId: string, afterSeq: number, limit: number, createdAfter?: Micros): Promise<PendingMessage[]> {
     if (!isUuid(userId) || !isUuid(sessionId)) return [];
-    const { rows } = await this.pool.query<MessageRow & { seq: number; owner_id: string }>(
-      createdAfter === undefined
-        ? { name: "ob_pending", text: SQL.pending, values: [sessionId, afterSeq, limit] }
-        : { name: "ob_pending_after", text: SQL.pendingCreatedAfter, values: [sessionId, afterSeq, limit, createdAfter] },
-    );
-    if (rows.length > 0 && rows[0]!.owner_id !== userId) return [];
-    return rows.map((r) => ({ seq: r.seq, message: toMessage(r) }));
+    return this.pendingReads.get({ userId, sessionId, afterSeq, limit, createdAfter: createdAfter ?? -1 });
+  }
+
+  private async readPending(reqs: readonly PendingRead[]): Promise<PendingMessage[][]> {
+    const { rows } = await this.pool.query<MessageRow & { i: number; seq: number; owner_id: string }>({
+      name: "ob_pending_many",
+      text: SQL.pendingMany,
+      values: [reqs.map((r) => r.sessionId), reqs.map((r) => r.afterSeq), reqs.map((r) => r.limit), reqs.map((r) => r.createdAfter)],
+    });
+    const pages: PendingMessage[][] = reqs.map(() => []);
+    const owners: string[] = [];
+    for (const r of rows) {
+      pages[r.i - 1]!.push({ seq: r.seq, message: toMessage(r) });
+      owners[r.i - 1] = r.owner_id;
+    }
+    // A session has one owner: rows of someone else's session are not this reader's.
+    return pages.map((page, i) => (page.length > 0 && owners[i] !== reqs[i]!.userId ? [] : page));
   }
 
   async lastSeq(): Promise<number> {
