@@ -193,6 +193,18 @@ describe("PostgresStore specifics", () => {
     }
   });
 
+  it("every connection plans each statement for its arguments (no generic plan frozen while the tables were small)", async () => {
+    const schema = fresh();
+    const store = open(schema);
+    try {
+      await store.migrate();
+      const rows = await Promise.all(Array.from({ length: 3 }, () => store.pool.query<{ mode: string; path: string }>("SELECT current_setting('plan_cache_mode') AS mode, current_setting('search_path') AS path")));
+      for (const r of rows) assert.deepEqual(r.rows[0], { mode: "force_custom_plan", path: schema });
+    } finally {
+      await store.close();
+    }
+  });
+
   it("reads asked in one turn share one query, each gets only its own answer, and a later read waits for a later query", async () => {
     const schema = fresh();
     const store = open(schema);

@@ -156,7 +156,7 @@ BEGIN
     INSERT INTO mailbox (user_id, session_id, message_id, created_at)
     SELECT s.user_id, s.session_id, r.message_id, p_created_at
     FROM unnest(p_mail_messages, p_mail_users) WITH ORDINALITY AS r(message_id, user_id, ord)
-    JOIN sessions s ON s.user_id = r.user_id
+    JOIN sessions s ON s.user_id = r.user_id AND s.user_id = ANY(p_mail_users)
     WHERE r.message_id = ANY(v_created)
     ORDER BY r.ord, s.created_at, s.session_id
     ON CONFLICT DO NOTHING;
@@ -171,32 +171,34 @@ BEGIN
 END
 $fn$;
 
--- Acknowledgements of many ackers: returns the (user, message) status rows as they were before
--- (locked in (user, message) order), then the ids among the messages without such a row that
--- exist at all; then deletes the acking sessions' mailbox rows and raises each pair's status to
--- its highest requested rank.
+-- Acknowledgements of many ackers: returns the requested (user, message) status rows as they were
+-- before (locked in (user, message) order), then deletes the acking sessions' mailbox rows and
+-- raises each pair's status to its highest requested rank (p_pair_ranks, matched by key). Pairs
+-- and triples are matched by text keys ('user message', 'session user message') against rows found
+-- through = ANY on the indexed columns, never by joining an unnest: the planner guesses 100 rows for
+-- an unnest and picks a hash join over a scan of the whole table (seen: every ack call read all of
+-- message_status and messages until the tables were analyzed).
 CREATE FUNCTION ob_acknowledge(
-  p_pair_users uuid[], p_pair_messages uuid[], p_pair_ranks smallint[],
-  p_del_sessions uuid[], p_del_users uuid[], p_del_messages uuid[], p_updated_at bigint)
-RETURNS TABLE (kind "char", user_id uuid, message_id uuid, status smallint, sender_id uuid, conversation_id uuid)
+  p_pair_users uuid[], p_pair_messages uuid[], p_pair_keys text[], p_pair_ranks smallint[],
+  p_del_sessions uuid[], p_del_messages uuid[], p_del_keys text[], p_updated_at bigint)
+RETURNS TABLE (user_id uuid, message_id uuid, status smallint, sender_id uuid, conversation_id uuid)
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
 BEGIN
-  RETURN QUERY SELECT 's'::"char", st.user_id, st.message_id, st.status, m.user_id, m.conversation_id
-    FROM unnest(p_pair_users, p_pair_messages) AS k(user_id, message_id)
-    JOIN message_status st ON st.user_id = k.user_id AND st.message_id = k.message_id
-    JOIN messages m ON m.message_id = st.message_id
+  RETURN QUERY SELECT st.user_id, st.message_id, st.status, m.user_id, m.conversation_id
+    FROM message_status st JOIN messages m ON m.message_id = st.message_id AND m.message_id = ANY(p_pair_messages)
+    WHERE st.message_id = ANY(p_pair_messages) AND st.user_id = ANY(p_pair_users)
+      AND (st.user_id::text || ' ' || st.message_id::text) = ANY(p_pair_keys)
     ORDER BY st.user_id, st.message_id
     FOR UPDATE OF st;
-  RETURN QUERY SELECT DISTINCT 'k'::"char", NULL::uuid, m.message_id, NULL::smallint, NULL::uuid, NULL::uuid
-    FROM unnest(p_pair_users, p_pair_messages) AS k(user_id, message_id)
-    JOIN messages m ON m.message_id = k.message_id
-    WHERE NOT EXISTS (SELECT 1 FROM message_status st WHERE st.user_id = k.user_id AND st.message_id = k.message_id);
-  DELETE FROM mailbox mb USING unnest(p_del_sessions, p_del_users, p_del_messages) AS d(session_id, user_id, message_id)
-    WHERE mb.session_id = d.session_id AND mb.user_id = d.user_id AND mb.message_id = d.message_id;
-  UPDATE message_status st SET status = u.status, updated_at = p_updated_at
-    FROM unnest(p_pair_users, p_pair_messages, p_pair_ranks) AS u(user_id, message_id, status)
-    WHERE st.user_id = u.user_id AND st.message_id = u.message_id AND st.status < u.status;
+  DELETE FROM mailbox mb
+    WHERE mb.message_id = ANY(p_del_messages) AND mb.session_id = ANY(p_del_sessions)
+      AND (mb.session_id::text || ' ' || mb.user_id::text || ' ' || mb.message_id::text) = ANY(p_del_keys);
+  -- A row whose key is not a requested pair gets a NULL rank, and NULL comparisons are not true.
+  UPDATE message_status st
+    SET status = p_pair_ranks[array_position(p_pair_keys, st.user_id::text || ' ' || st.message_id::text)], updated_at = p_updated_at
+    WHERE st.message_id = ANY(p_pair_messages) AND st.user_id = ANY(p_pair_users)
+      AND st.status < p_pair_ranks[array_position(p_pair_keys, st.user_id::text || ' ' || st.message_id::text)];
 END
 $fn$;
 `,

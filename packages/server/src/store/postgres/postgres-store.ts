@@ -171,10 +171,12 @@ const MESSAGE_COLUMNS = `message_id, conversation_id, user_id, session_id, categ
 export const SQL = {
   acceptMessages: `SELECT * FROM ob_accept_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bytea[], $7::uuid[], $8::uuid[],
     $9::boolean[], $10::bigint[], $11::bigint, $12::uuid[], $13::uuid[], $14::bigint)`,
-  acknowledge: `SELECT * FROM ob_acknowledge($1::uuid[], $2::uuid[], $3::smallint[], $4::uuid[], $5::uuid[], $6::uuid[], $7::bigint)`,
+  acknowledge: `SELECT * FROM ob_acknowledge($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::uuid[], $6::uuid[], $7::text[], $8::bigint)`,
+  knownMessages: `SELECT message_id FROM messages WHERE message_id = ANY($1::uuid[])`,
   memberships: `
     SELECT c.*, p.user_id AS p_user_id, p.role AS p_role, p.created_at AS p_created_at
-    FROM conversations c LEFT JOIN participants p ON p.conversation_id = c.conversation_id
+    FROM conversations c
+    LEFT JOIN (SELECT * FROM participants WHERE conversation_id = ANY($1::uuid[])) p ON p.conversation_id = c.conversation_id
     WHERE c.conversation_id = ANY($1::uuid[])
     ORDER BY c.conversation_id, p.created_at, p.user_id`,
   messagesByIds: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE message_id = ANY($1::uuid[])`,
@@ -224,7 +226,11 @@ export class PostgresStore implements Store {
       max: opts.poolSize ?? 10,
       types,
       application_name: "openblaze",
-      ...(opts.schema !== undefined && { options: `-c search_path=${opts.schema}` }),
+      // Custom plans only: a generic plan cached while the tables were small (a fresh database, its
+      // first minute before autovacuum analyzes) keeps scanning them whole as they grow; on the
+      // scale-out bench that was most of PostgreSQL's CPU (BENCHMARKS.md, step 18). Planning these
+      // short statements each time costs less than one such scan.
+      options: [`-c plan_cache_mode=force_custom_plan`, ...(opts.schema !== undefined ? [`-c search_path=${opts.schema}`] : [])].join(" "),
     });
     this.pool.on("error", opts.onPoolError ?? (() => {}));
     this.mailboxLock = lockKey("mailbox", opts.schema);
@@ -589,21 +595,28 @@ export class PostgresStore implements Store {
     }
     const pairList = [...pairs];
     const d = [...deletes.values()];
-    const rows = await this.call<{ kind: string; user_id: string; message_id: string; status: number; sender_id: string; conversation_id: string }>({
+    const rows = await this.call<{ user_id: string; message_id: string; status: number; sender_id: string; conversation_id: string }>({
       name: "ob_acknowledge",
       text: SQL.acknowledge,
       values: [
-        pairList.map(([, [u]]) => u),
-        pairList.map(([, [, m]]) => m),
+        uuids(pairList.map(([, [u]]) => u)),
+        uuids(pairList.map(([, [, m]]) => m)),
+        pairList.map(([k]) => k),
         pairList.map(([k]) => ranks.get(k)!),
-        d.map((t) => t[0]),
-        d.map((t) => t[1]),
-        d.map((t) => t[2]),
+        uuids(d.map((t) => t[0])),
+        uuids(d.map((t) => t[2])),
+        d.map((t) => t.join(" ").toLowerCase()),
         updatedAt,
       ],
     });
-    const mine = new Map(rows.filter((r) => r.kind === "s").map((r) => [key(r.user_id, r.message_id), r]));
-    const known = new Set(rows.filter((r) => r.kind === "k").map((r) => r.message_id));
+    const mine = new Map(rows.map((r) => [key(r.user_id, r.message_id), r]));
+    // Forbidden or unknown: only acks of someone else's or no message need this second read.
+    const missing = uuids(pairList.filter(([k]) => !mine.has(k)).map(([, [, m]]) => m));
+    const known = new Set<string>();
+    if (missing.length > 0) {
+      const r = await this.pool.query<{ message_id: string }>({ name: "ob_known_messages", text: SQL.knownMessages, values: [missing] });
+      for (const row of r.rows) known.add(row.message_id);
+    }
     const status = new Map([...mine].map(([k, r]) => [k, r.status]));
     return requests.map((r) => {
       if (!isUuid(r.userId)) return unqueried(r);
