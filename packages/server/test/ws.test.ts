@@ -273,6 +273,24 @@ describe("WebSocket gateway", () => {
   });
 
   describe("keep-alive", () => {
+    it("spreads the pings of a round over the interval instead of pinging every socket at once", async () => {
+      const k = await Harness.start({ pingIntervalMs: 1000, idleTimeoutMs: 60_000 });
+      try {
+        const users = await Promise.all(Array.from({ length: 8 }, (_, i) => k.user(`many-${i}`)));
+        const sockets = await Promise.all(users.flatMap((u) => Array.from({ length: 5 }, () => k.socket(u))));
+        const firstPing = new Map<number, number>();
+        sockets.forEach((s, i) => s.ws.on("ping", () => firstPing.has(i) || firstPing.set(i, Date.now())));
+        await new Promise((r) => setTimeout(r, 2500));
+        assert.equal(firstPing.size, sockets.length, "every socket was pinged within two intervals");
+        const times = [...firstPing.values()];
+        const spread = Math.max(...times) - Math.min(...times);
+        assert.ok(spread >= 400, `first pings spread over ${spread} ms of a 1,000 ms interval`);
+        for (const s of sockets) s.close();
+      } finally {
+        await k.close();
+      }
+    });
+
     it("pings on an interval and closes a socket that stays silent", async () => {
       const k = await Harness.start({ pingIntervalMs: 50, idleTimeoutMs: 300 });
       try {

@@ -14,11 +14,16 @@ import { upgradeAuthorization } from "./upgrade-auth.js";
  * The Blaze WebSocket endpoint at `/`, sharing the HTTP port (ws in noServer mode). Auth failures
  * are told in-band, as official apps expect: one ERROR frame with 401, then close 1008.
  */
+/** The keep-alive round is spread over this many ticks per ping interval. */
+const HEARTBEAT_SLICES = 20;
+
 export class Gateway {
   private readonly wss: WebSocketServer;
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly perSession: SessionSocketCounter;
   private readonly timer: NodeJS.Timeout;
+  /** The keep-alive round in progress: the sockets open when it began, and the next to visit. */
+  private round: { sockets: Connection[]; next: number } = { sockets: [], next: 0 };
   private readonly sweeper: NodeJS.Timeout | undefined;
   private readonly unsubscribe: () => void;
   private readonly unwatchHealth: () => void;
@@ -47,7 +52,7 @@ export class Gateway {
     this.perSession = new SessionSocketCounter(deps.config.maxSocketsPerSession);
     this.offering = bus instanceof LocalBus;
     this.wss.on("headers", (headers) => headers.push(`X-Server-Time: ${BigInt(Date.now()) * 1_000_000n}`));
-    this.timer = setInterval(() => this.heartbeat(), deps.config.pingIntervalMs);
+    this.timer = setInterval(() => this.heartbeat(), Math.max(1, Math.floor(deps.config.pingIntervalMs / HEARTBEAT_SLICES)));
     this.timer.unref();
     this.unsubscribe = bus.subscribe((e) => this.onBus(e));
     this.unwatchHealth = bus.onHealthChange((healthy) => this.onBusHealth(healthy));
@@ -195,13 +200,20 @@ export class Gateway {
     await Promise.all(pumps);
   }
 
+  /**
+   * One slice of the keep-alive round: every socket is pinged (or, silent too long, terminated)
+   * once per interval, a twentieth of them at a time. All at once held the event loop for a ping
+   * per socket: at 1,000 sockets a 60 ms stall every 10 s in the latency workload's tail.
+   */
   private heartbeat(): void {
+    if (this.round.next >= this.round.sockets.length) this.round = { sockets: [...this.byUser.values()].flatMap((set) => [...set]), next: 0 };
+    const { sockets } = this.round;
+    const end = Math.min(sockets.length, this.round.next + Math.ceil(sockets.length / HEARTBEAT_SLICES));
     const deadline = Date.now() - this.deps.config.idleTimeoutMs;
-    for (const set of this.byUser.values()) {
-      for (const c of set) {
-        if (c.lastSeen < deadline) c.ws.terminate();
-        else if (c.ws.readyState === c.ws.OPEN) c.ws.ping();
-      }
+    for (; this.round.next < end; this.round.next++) {
+      const c = sockets[this.round.next]!;
+      if (c.lastSeen < deadline) c.ws.terminate();
+      else if (c.ws.readyState === c.ws.OPEN) c.ws.ping();
     }
   }
 
