@@ -78,6 +78,16 @@ function lockKey(purpose: string, schema: string | undefined): string {
   return createHash("sha256").update(`openblaze:${purpose}:${schema ?? ""}`).digest().readBigInt64BE(0).toString();
 }
 
+/** The `options` parameter of a postgres:// URL, if it has one. */
+function urlOptions(connectionString: string): string[] {
+  try {
+    const v = new URL(connectionString).searchParams.get("options");
+    return v ? [v] : [];
+  } catch {
+    return [];
+  }
+}
+
 const orNull = (id: string): string | null => (id === "" ? null : id);
 const orEmpty = (id: string | null): string => id ?? "";
 /** Lookups by a string that is no canonical UUID find nothing (as in SQLite) instead of failing. */
@@ -230,7 +240,8 @@ export class PostgresStore implements Store {
       // first minute before autovacuum analyzes) keeps scanning them whole as they grow; on the
       // scale-out bench that was most of PostgreSQL's CPU (BENCHMARKS.md, step 18). Planning these
       // short statements each time costs less than one such scan.
-      options: [`-c plan_cache_mode=force_custom_plan`, ...(opts.schema !== undefined ? [`-c search_path=${opts.schema}`] : [])].join(" "),
+      // Options given in the URL are kept (an explicit `options` would replace them).
+      options: [`-c plan_cache_mode=force_custom_plan`, ...(opts.schema !== undefined ? [`-c search_path=${opts.schema}`] : []), ...urlOptions(opts.connectionString)].join(" "),
     });
     this.pool.on("error", opts.onPoolError ?? (() => {}));
     this.mailboxLock = lockKey("mailbox", opts.schema);
