@@ -203,6 +203,18 @@ describe("PostgresStore specifics", () => {
     } finally {
       await store.close();
     }
+    // `options` given in the URL still apply next to ours.
+    const url = new URL(TEST_POSTGRES_URL);
+    url.searchParams.set("options", "-c statement_timeout=12345");
+    const withOptions = new PostgresStore({ connectionString: url.toString(), schema });
+    try {
+      const { rows } = await withOptions.pool.query<{ timeout: string; mode: string; path: string }>(
+        "SELECT current_setting('statement_timeout') AS timeout, current_setting('plan_cache_mode') AS mode, current_setting('search_path') AS path",
+      );
+      assert.deepEqual(rows[0], { timeout: "12345ms", mode: "force_custom_plan", path: schema });
+    } finally {
+      await withOptions.close();
+    }
   });
 
   it("reads asked in one turn share one query, each gets only its own answer, and a later read waits for a later query", async () => {

@@ -78,13 +78,19 @@ function lockKey(purpose: string, schema: string | undefined): string {
   return createHash("sha256").update(`openblaze:${purpose}:${schema ?? ""}`).digest().readBigInt64BE(0).toString();
 }
 
-/** The `options` parameter of a postgres:// URL, if it has one. */
-function urlOptions(connectionString: string): string[] {
+/**
+ * Splits the `options` parameter off a postgres:// URL: `pg` lets a URL's `options` replace the
+ * `options` of the pool config, so ours are passed together with it instead.
+ */
+function splitOptions(connectionString: string): { connectionString: string; options: string[] } {
   try {
-    const v = new URL(connectionString).searchParams.get("options");
-    return v ? [v] : [];
+    const url = new URL(connectionString);
+    const options = url.searchParams.get("options");
+    if (options === null) return { connectionString, options: [] };
+    url.searchParams.delete("options");
+    return { connectionString: url.toString(), options: [options] };
   } catch {
-    return [];
+    return { connectionString, options: [] };
   }
 }
 
@@ -231,8 +237,9 @@ export class PostgresStore implements Store {
   constructor(opts: PostgresStoreOptions) {
     if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) throw new Error(`schema must match ${SCHEMA_NAME}, got "${opts.schema}"`);
     this.schema = opts.schema;
+    const url = splitOptions(opts.connectionString);
     this.pool = new pg.Pool({
-      connectionString: opts.connectionString,
+      connectionString: url.connectionString,
       max: opts.poolSize ?? 10,
       types,
       application_name: "openblaze",
@@ -240,8 +247,7 @@ export class PostgresStore implements Store {
       // first minute before autovacuum analyzes) keeps scanning them whole as they grow; on the
       // scale-out bench that was most of PostgreSQL's CPU (BENCHMARKS.md, step 18). Planning these
       // short statements each time costs less than one such scan.
-      // Options given in the URL are kept (an explicit `options` would replace them).
-      options: [`-c plan_cache_mode=force_custom_plan`, ...(opts.schema !== undefined ? [`-c search_path=${opts.schema}`] : []), ...urlOptions(opts.connectionString)].join(" "),
+      options: [`-c plan_cache_mode=force_custom_plan`, ...(opts.schema !== undefined ? [`-c search_path=${opts.schema}`] : []), ...url.options].join(" "),
     });
     this.pool.on("error", opts.onPoolError ?? (() => {}));
     this.mailboxLock = lockKey("mailbox", opts.schema);
