@@ -10,13 +10,13 @@ import { Connection, type ConnectionDeps } from "./connection.js";
 import { SessionSocketCounter } from "./limits.js";
 import { upgradeAuthorization } from "./upgrade-auth.js";
 
+/** The keep-alive round is spread over this many ticks per ping interval. */
+const HEARTBEAT_SLICES = 20;
+
 /**
  * The Blaze WebSocket endpoint at `/`, sharing the HTTP port (ws in noServer mode). Auth failures
  * are told in-band, as official apps expect: one ERROR frame with 401, then close 1008.
  */
-/** The keep-alive round is spread over this many ticks per ping interval. */
-const HEARTBEAT_SLICES = 20;
-
 export class Gateway {
   private readonly wss: WebSocketServer;
   private readonly byUser = new Map<string, Set<Connection>>();

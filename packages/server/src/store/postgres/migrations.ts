@@ -118,7 +118,8 @@ CREATE TABLE revocations (
   {
     // Accepts and acks as one call each: one round trip and one implicit transaction instead of
     // BEGIN, three or four statements and COMMIT. Round trips were most of a node's CPU per message
-    // on this path (and PostgreSQL's). The statements are the store's former ones, in the same order.
+    // on this path (and PostgreSQL's). Accept runs the store's former statements in the same order;
+    // ack finds its rows through = ANY on indexed columns (see the comment on ob_acknowledge).
     version: 3,
     sql: `
 -- Inserts the candidates (distinct ids) and, for those it created, their statuses and mailbox

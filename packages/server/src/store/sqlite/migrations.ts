@@ -149,8 +149,8 @@ ALTER TABLE message_status_v3 RENAME TO message_status;
     // One B-tree for the mailbox instead of a rowid table and three indexes: a row is keyed by
     // (session, seq) and its seq is its message's rowid, so inserting, acking and reading a session's
     // mailbox each touch one B-tree. Message rowids come from a counter that never goes back (a
-    // delivery cursor must never see a number reused), seeded above both the old mailbox seqs and
-    // every message rowid; expiry goes by the messages' own index.
+    // delivery cursor must never see a number reused), starting from the highest of the old mailbox
+    // seqs and the message rowids; expiry goes by the messages' own index.
     version: 4,
     sql: `
 CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;

@@ -200,8 +200,9 @@ export class SqliteStore implements Store {
       ),
       getMessage: db.prepare<[string], MessageRow>("SELECT * FROM messages WHERE message_id = ?"),
       // DO NOTHING on a taken id: the insert is the existence check, so a new message costs no read.
-      // The rowid is given (see nextSeq): SQLite's own would be reused once the newest row is
-      // deleted, and AUTOINCREMENT spends a number even on an insert that conflicts.
+      // The rowid is given (from the message_seq counter, see acceptMessages): SQLite's own would be
+      // reused once the newest row is deleted, and AUTOINCREMENT spends a number even on an insert
+      // that conflicts.
       insertMessage: db.prepare(
         `INSERT INTO messages (id, message_id, conversation_id, user_id, session_id, category, payload,
            representative_id, quote_message_id, silent, expire_in, created_at)
