@@ -49,6 +49,22 @@ function message(from: { userId: string; sessionId: string }, conversationId: st
   };
 }
 
+/** Runs `fn` counting the queries every pg client sends meanwhile. */
+async function countingQueries<T>(fn: () => Promise<T>): Promise<{ queries: number; result: T }> {
+  let queries = 0;
+  const original = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    queries++;
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof original;
+  try {
+    const result = await fn();
+    return { queries, result };
+  } finally {
+    pg.Client.prototype.query = original;
+  }
+}
+
 describe("PostgresStore specifics", () => {
   const schemas: string[] = [];
   const fresh = () => {
@@ -169,21 +185,13 @@ describe("PostgresStore specifics", () => {
         { userId: a.userId, role: "OWNER" },
         ...recipients.map((r) => ({ userId: r.userId, role: "" as const })),
       ]);
-      const count = async (n: number) => {
-        let queries = 0;
-        const original = pg.Client.prototype.query;
-        pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-          queries++;
-          return (original as (...a: unknown[]) => unknown).apply(this, args);
-        } as typeof original;
-        try {
-          const out = await store.acceptMessages(Array.from({ length: n }, () => message(a, conv, recipients.map((r) => r.userId))));
-          assert.equal(out.filter((o) => o.kind === "created").length, n);
-        } finally {
-          pg.Client.prototype.query = original;
-        }
-        return queries;
-      };
+      const count = async (n: number) =>
+        (
+          await countingQueries(async () => {
+            const out = await store.acceptMessages(Array.from({ length: n }, () => message(a, conv, recipients.map((r) => r.userId))));
+            assert.equal(out.filter((o) => o.kind === "created").length, n);
+          })
+        ).queries;
       const one = await count(1);
       const many = await count(200);
       assert.equal(many, one, `statements for 1 message: ${one}, for 200: ${many}`);
@@ -237,14 +245,8 @@ describe("PostgresStore specifics", () => {
       const toC = message(a, convs[1]!, [c.userId]);
       await store.acceptMessages([toB, toC]);
 
-      let queries = 0;
-      const original = pg.Client.prototype.query;
-      pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-        queries++;
-        return (original as (...a: unknown[]) => unknown).apply(this, args);
-      } as typeof original;
-      try {
-        const [pb, pc, stolen, none, mb, mc, missing] = await Promise.all([
+      const { queries, result } = await countingQueries(() =>
+        Promise.all([
           store.pendingMessages(b.userId, b.sessionId, 0, 10),
           store.pendingMessages(c.userId, c.sessionId, 0, 10),
           store.pendingMessages(b.userId, c.sessionId, 0, 10),
@@ -252,27 +254,26 @@ describe("PostgresStore specifics", () => {
           store.getMembership(convs[0]!),
           store.getMembership(convs[1]!),
           store.getMembership(randomUUID()),
-        ]);
-        assert.equal(queries, 2, "one query for the pending pages, one for the memberships");
-        assert.deepEqual(pb.map((r) => r.message.messageId), [toB.messageId]);
-        assert.deepEqual(pc.map((r) => r.message.messageId), [toC.messageId]);
-        assert.deepEqual(stolen, [], "someone else's session reads empty");
-        assert.deepEqual(none, [], "the time bound applies to its own read only");
-        assert.deepEqual(mb?.participants.map((p) => p.userId).sort(), [a.userId, b.userId].sort());
-        assert.deepEqual(mc?.participants.map((p) => p.userId).sort(), [a.userId, c.userId].sort());
-        assert.equal(missing, undefined);
+        ]),
+      );
+      const [pb, pc, stolen, none, mb, mc, missing] = result;
+      assert.equal(queries, 2, "one query for the pending pages, one for the memberships");
+      assert.deepEqual(pb.map((r) => r.message.messageId), [toB.messageId]);
+      assert.deepEqual(pc.map((r) => r.message.messageId), [toC.messageId]);
+      assert.deepEqual(stolen, [], "someone else's session reads empty");
+      assert.deepEqual(none, [], "the time bound applies to its own read only");
+      assert.deepEqual(mb?.participants.map((p) => p.userId).sort(), [a.userId, b.userId].sort());
+      assert.deepEqual(mc?.participants.map((p) => p.userId).sort(), [a.userId, c.userId].sort());
+      assert.equal(missing, undefined);
 
-        // A read asked while a query is on its way is answered by a new query, which sees the ack.
-        const first = store.pendingMessages(b.userId, b.sessionId, 0, 10);
-        await new Promise((r) => setImmediate(r));
-        const [ack] = await store.acknowledge(b.userId, b.sessionId, [{ messageId: toB.messageId, status: "READ" }]);
-        assert.equal(ack?.kind, "advanced");
-        const second = await store.pendingMessages(b.userId, b.sessionId, 0, 10);
-        await first;
-        assert.deepEqual(second, [], "the later read sees the acknowledgement");
-      } finally {
-        pg.Client.prototype.query = original;
-      }
+      // A read asked while a query is on its way is answered by a new query, which sees the ack.
+      const first = store.pendingMessages(b.userId, b.sessionId, 0, 10);
+      await new Promise((r) => setImmediate(r));
+      const [ack] = await store.acknowledge(b.userId, b.sessionId, [{ messageId: toB.messageId, status: "READ" }]);
+      assert.equal(ack?.kind, "advanced");
+      const second = await store.pendingMessages(b.userId, b.sessionId, 0, 10);
+      await first;
+      assert.deepEqual(second, [], "the later read sees the acknowledgement");
     } finally {
       await store.close();
     }
