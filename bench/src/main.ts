@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import type { Settings, Summary } from "./measure.js";
-import { REPO, canPin } from "./procs.js";
+import { REPO, canPin, startScriptNodeFlags } from "./procs.js";
 import { BENCH_POSTGRES, BENCH_REDIS, scaleoutRun, servicesProblem, type ScaleoutCase } from "./scaleout.js";
 import { profileText, summariseProfile, type ProfileSummary } from "./profile.js";
 import { markdown, printTable, updateBenchmarksMd, type MachineInfo } from "./report.js";
@@ -590,9 +590,10 @@ async function main(): Promise<void> {
     ws: pkgVersion("ws"),
     betterSqlite3: pkgVersion("better-sqlite3"),
     disk: diskInfo(tmpdir()),
-    pinned: args.pin
-      ? `server/relay pinned to CPU 0, load generators to CPU 1 (taskset -a); ${s.loadgens} load-generator process(es) for throughput, 2 for idle/storm`
-      : "not pinned",
+    pinned:
+      (args.pin
+        ? `server/relay pinned to CPU 0, load generators to CPU 1 (taskset -a); ${s.loadgens} load-generator process(es) for throughput, 2 for idle/storm`
+        : "not pinned") + `; servers started with \`node ${startScriptNodeFlags().join(" ")}\` as \`npm start\` does`,
     sqlite: sqliteMode(),
     loadBefore,
     loadAfter,

@@ -183,12 +183,24 @@ export interface ServerOptions {
   label?: string;
 }
 
+/**
+ * The Node flags `npm start` gives the server (the README's way to run it), read from package.json
+ * so the bench measures what users run.
+ */
+export function startScriptNodeFlags(): string[] {
+  const start: string = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")).scripts.start;
+  const words = start.split(/\s+/);
+  return words.slice(words.indexOf("node") + 1).filter((w, i, all) => w.startsWith("--") && all.slice(0, i).every((x) => x.startsWith("--")));
+}
+
 export async function startServer(o: ServerOptions): Promise<Target> {
-  const node: string[] = [];
+  const node: string[] = [...startScriptNodeFlags()];
   // BENCH_CPU_PROF_DIR profiles every server a run starts (scale-out nodes included), for digging.
   const profDir = o.cpuProfDir ?? process.env.BENCH_CPU_PROF_DIR;
   if (profDir) node.push("--cpu-prof", `--cpu-prof-dir=${profDir}`, ...(o.cpuProfName ? [`--cpu-prof-name=${o.cpuProfName}`] : []));
   if (o.inspect) node.push("--inspect=127.0.0.1:0");
+  // BENCH_SERVER_NODE_FLAGS adds Node/V8 flags to every server (GC experiments: --max-semi-space-size=N, ...).
+  node.push(...(process.env.BENCH_SERVER_NODE_FLAGS?.split(" ").filter(Boolean) ?? []));
   const child = spawn(
     process.execPath,
     [...node, CLI_MAIN, "serve", "--host", "127.0.0.1", "--port", "0", "--data", o.dataDir, "--compression", o.compression, ...(o.extraArgs ?? [])],
