@@ -190,7 +190,9 @@ export interface ServerOptions {
 export function startScriptNodeFlags(): string[] {
   const start: string = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")).scripts.start;
   const words = start.split(/\s+/);
-  return words.slice(words.indexOf("node") + 1).filter((w, i, all) => w.startsWith("--") && all.slice(0, i).every((x) => x.startsWith("--")));
+  const afterNode = words.slice(words.indexOf("node") + 1);
+  const script = afterNode.findIndex((w) => !w.startsWith("--"));
+  return afterNode.slice(0, script < 0 ? afterNode.length : script);
 }
 
 export async function startServer(o: ServerOptions): Promise<Target> {

@@ -10,7 +10,7 @@ import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { SQLITE_MIGRATIONS } from "../src/store/sqlite/migrations.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
-import { makeUser, newMessage, storeContract } from "./store-contract.js";
+import { makeConversation, makeUser, newMessage, storeContract } from "./store-contract.js";
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "openblaze-store-"));
@@ -232,12 +232,7 @@ describe("SqliteStore specifics", () => {
       const alice = await makeUser(store, "alice");
       const bob = await makeUser(store, "bob");
       const carol = await makeUser(store, "carol");
-      const conv = randomUUID();
-      await store.createConversation({ conversationId: conv, category: "GROUP", creatorId: alice.userId, name: "", announcement: "", codeId: "" }, [
-        { userId: alice.userId, role: "OWNER" },
-        { userId: bob.userId, role: "" },
-        { userId: carol.userId, role: "" },
-      ]);
+      const conv = await makeConversation(store, alice, [bob, carol]);
       const start = await store.lastSeq();
       const first = newMessage(alice, conv, [bob, carol]);
       const outcomes = await store.acceptMessages([

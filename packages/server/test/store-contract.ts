@@ -47,7 +47,8 @@ export async function makeUser(store: Store, fullName = "user", opts: { isBot?: 
   return u;
 }
 
-async function makeConversation(
+/** A GROUP conversation: `creator` as OWNER, `members` as plain participants. */
+export async function makeConversation(
   store: Store,
   creator: TestUser,
   members: readonly TestUser[],
