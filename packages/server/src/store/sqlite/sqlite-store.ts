@@ -135,6 +135,12 @@ export interface SqliteStoreOptions {
   backgroundCheckpoints?: boolean;
   /** Told when the background checkpointer fails; the store then falls back to SQLite's own. */
   onCheckpointFailure?: (err: Error) => void;
+  /**
+   * With background checkpoints: the WAL size in bytes past which message writes pause briefly
+   * (tens of milliseconds, for the last frames and the fsyncs) so the WAL can start over from its
+   * beginning. Default 256 MiB (64 MiB paused 2-3x as often for no gain, BENCHMARKS.md step 21).
+   */
+  walSizeLimit?: number;
 }
 
 /** The counter message rowids (and so mailbox seqs) are taken from. */
@@ -142,6 +148,11 @@ const MESSAGE_SEQ = "message_seq";
 
 /** How often the background checkpointer runs. */
 const CHECKPOINT_INTERVAL_MS = 100;
+const DEFAULT_WAL_SIZE_LIMIT = 256 * 1024 * 1024;
+/** The WAL file is trimmed back to this after it starts over (or to the limit, if smaller). */
+const WAL_TRIM_SIZE = 64 * 1024 * 1024;
+/** A hold the checkpointer asked for ends by itself after this, whatever became of the worker. */
+const MAX_WRITE_HOLD_MS = 500;
 
 /** The embedded default store: better-sqlite3 in WAL mode, prepared statements, one writer. */
 export class SqliteStore implements Store {
@@ -150,6 +161,8 @@ export class SqliteStore implements Store {
   /** Transaction functions, built once: db.transaction() per call was a measurable cost. */
   private readonly txs;
   private readonly checkpointer: WalCheckpointer | undefined;
+  /** Set while the checkpointer rewinds the WAL: message writes wait for it. */
+  private writeHold: { done: Promise<void>; release: () => void; timer: NodeJS.Timeout } | undefined;
 
   constructor(opts: SqliteStoreOptions) {
     if (opts.path !== ":memory:") mkdirSync(dirname(opts.path), { recursive: true });
@@ -164,12 +177,20 @@ export class SqliteStore implements Store {
     this.db.pragma("cache_size = -65536");
     this.migrateSync();
     if (opts.backgroundCheckpoints && opts.path !== ":memory:") {
+      const walSizeLimit = opts.walSizeLimit ?? DEFAULT_WAL_SIZE_LIMIT;
       this.db.pragma("wal_autocheckpoint = 0");
       // The WAL file is reused from its start after each complete checkpoint; this trims it back after a burst.
-      this.db.pragma("journal_size_limit = 67108864");
-      this.checkpointer = new WalCheckpointer(opts.path, CHECKPOINT_INTERVAL_MS, (err) => {
-        opts.onCheckpointFailure?.(err);
-        if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
+      this.db.pragma(`journal_size_limit = ${Math.floor(Math.min(walSizeLimit, WAL_TRIM_SIZE))}`);
+      const pageSize = this.db.pragma("page_size", { simple: true }) as number;
+      this.checkpointer = new WalCheckpointer({
+        path: opts.path,
+        intervalMs: CHECKPOINT_INTERVAL_MS,
+        limitFrames: Math.max(1, Math.floor(walSizeLimit / pageSize)),
+        writes: { hold: () => this.holdWrites(), release: () => this.releaseWrites() },
+        onFailure: (err) => {
+          opts.onCheckpointFailure?.(err);
+          if (this.db.open) this.db.pragma("wal_autocheckpoint = 1000");
+        },
       });
     }
     const db = this.db;
@@ -365,8 +386,31 @@ export class SqliteStore implements Store {
     this.migrateSync();
   }
 
+  private holdWrites(): void {
+    if (this.writeHold) return;
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => (release = resolve));
+    const timer = setTimeout(() => this.releaseWrites(), MAX_WRITE_HOLD_MS);
+    timer.unref();
+    this.writeHold = { done, release, timer };
+  }
+
+  private releaseWrites(): void {
+    const h = this.writeHold;
+    if (!h) return;
+    this.writeHold = undefined;
+    clearTimeout(h.timer);
+    h.release();
+  }
+
+  /** Waits out a hold; only the steady high-volume writes (messages, acks) wait, the rest need not. */
+  private async writable(): Promise<void> {
+    while (this.writeHold) await this.writeHold.done;
+  }
+
   async close(): Promise<void> {
     await this.checkpointer?.stop();
+    this.releaseWrites();
     if (this.db.open) this.db.close();
   }
 
@@ -458,6 +502,7 @@ export class SqliteStore implements Store {
   }
 
   async acceptMessages(batch: readonly NewMessage[]): Promise<AcceptOutcome[]> {
+    if (this.writeHold) await this.writable();
     const createdAt = nowMicros();
     return this.txs.acceptMessages.immediate(batch, createdAt);
   }
@@ -522,6 +567,7 @@ export class SqliteStore implements Store {
   }
 
   async acknowledgeMany(requests: readonly AckRequest[]): Promise<AckOutcome[][]> {
+    if (this.writeHold) await this.writable();
     const updatedAt = nowMicros();
     return this.txs.acknowledgeMany.immediate(requests, updatedAt);
   }
