@@ -7,72 +7,19 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect } from "node:net";
 import { join } from "node:path";
-import pg from "pg";
-import { PostgresStore, UserService } from "@openblaze/server";
 import { pairSpecs, populate, type Account } from "./accounts.js";
 import { measure, type Settings, type Summary } from "./measure.js";
 import { Loadgen, startServer, type Target } from "./procs.js";
 import type { LoadgenReply } from "./protocol.js";
+import { BENCH_REDIS, benchSchemaUrl, dropSchema, populatePostgres } from "./services.js";
 import type { P2pOptions } from "./workloads.js";
-
-export const BENCH_POSTGRES = process.env.OPENBLAZE_BENCH_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/test";
-export const BENCH_REDIS = process.env.OPENBLAZE_BENCH_REDIS ?? "redis://127.0.0.1:6379";
 
 export interface ScaleoutCase {
   name: string;
   nodes: 1 | 2;
   database: "sqlite" | "postgres";
   bus: "local" | "redis";
-}
-
-/** Why the services cannot be used, or undefined when both answer. */
-export async function servicesProblem(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: BENCH_POSTGRES, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query("SELECT 1");
-  } catch (e) {
-    return `PostgreSQL not reachable at ${BENCH_POSTGRES}: ${(e as Error).message}`;
-  } finally {
-    await client.end().catch(() => {});
-  }
-  const u = new URL(BENCH_REDIS);
-  const pong = await new Promise<string>((res) => {
-    const sock = connect({ host: u.hostname, port: Number(u.port || 6379) }, () => sock.write("PING\r\n"));
-    sock.setTimeout(3000, () => (sock.destroy(), res("timeout")));
-    sock.on("data", (d) => (sock.end(), res(d.toString().trim())));
-    sock.on("error", (e) => res(e.message));
-  });
-  return pong === "+PONG" ? undefined : `Redis not reachable at ${BENCH_REDIS}: ${pong}`;
-}
-
-async function populatePostgres(url: string, schema: string, count: number): Promise<Account[]> {
-  const store = new PostgresStore({ connectionString: url, schema });
-  try {
-    await store.migrate();
-    const users = new UserService(store);
-    const out: Account[] = [];
-    for (let i = 0; i < count; i++) {
-      const a = await users.createAccount(`bench user ${i}`, false);
-      out.push({ userId: a.user.userId, sessionId: a.sessionId, seed: a.seed!.toString("hex") });
-    }
-    return out;
-  } finally {
-    await store.close();
-  }
-}
-
-async function dropSchema(schema: string): Promise<void> {
-  if (!/^openblaze_bench_[0-9a-f]+$/.test(schema)) throw new Error(`refusing to drop ${schema}`);
-  const client = new pg.Client({ connectionString: BENCH_POSTGRES });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
 }
 
 /** One case of the scale-out comparison; nothing pinned (nodes, PostgreSQL, Redis and the generator share both cores). */
@@ -87,10 +34,8 @@ export async function scaleoutRun(c: ScaleoutCase, o: P2pOptions, s: Settings): 
     let accounts: Account[];
     const extra: string[] = [];
     if (c.database === "postgres") {
-      const u = new URL(BENCH_POSTGRES);
-      u.searchParams.set("schema", schema);
-      accounts = await populatePostgres(BENCH_POSTGRES, schema, o.sockets);
-      extra.push("--database", u.toString());
+      accounts = await populatePostgres(schema, o.sockets);
+      extra.push("--database", benchSchemaUrl(schema));
     } else {
       accounts = (await populate(dirs[0], o.sockets)).accounts;
     }

@@ -1,4 +1,5 @@
 /** The workloads: each starts its targets fresh, drives them from load-generator processes, and returns rows. */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { WebSocket } from "ws";
@@ -7,6 +8,7 @@ import { destOf, pairSpecs, populate, type Account, type Population } from "./ac
 import { measure, sumCounters, type Settings, type Summary } from "./measure.js";
 import { Cdp, Loadgen, cpuSeconds, machineTicks, CLK_TCK, rssBytes, startRelay, startServer, type Target } from "./procs.js";
 import type { DrainReply, LoadgenReply, SockSpec } from "./protocol.js";
+import { benchSchemaUrl, dropSchema, populatePostgres } from "./services.js";
 import { spread, sleep, type Spread } from "./stats.js";
 
 export type Mode = "gzip" | "stored";
@@ -43,6 +45,8 @@ function split<T>(items: readonly T[], n: number, keepPairs: boolean): T[][] {
 interface TargetSpec {
   kind: "server" | "relay";
   mode: Mode;
+  /** The server's store: SQLite under its data directory (default) or a fresh schema of the machine's PostgreSQL. */
+  database?: "sqlite" | "postgres";
   queueOffline?: boolean;
   inspect?: boolean;
   cpuProfDir?: string;
@@ -62,15 +66,25 @@ export async function withTarget<T>(
   fn: (t: Target, pop: Population, lgs: Loadgen[]) => Promise<T>,
 ): Promise<T> {
   let dataDir: string | undefined;
+  let schema: string | undefined;
   let target: Target | undefined;
   const lgs = Array.from({ length: nLoadgens }, () => new Loadgen(s.loadCpus));
   try {
     let pop: Population;
     if (spec.kind === "server") {
       dataDir = await mkdtemp(join(s.tmp, "openblaze-bench-"));
-      pop = await populate(dataDir, accounts, groups);
+      const extraArgs: string[] = [];
+      if (spec.database === "postgres") {
+        if (groups.length > 0) throw new Error("groups are only set up on SQLite");
+        schema = `openblaze_bench_${randomBytes(6).toString("hex")}`;
+        pop = { accounts: await populatePostgres(schema, accounts), groups: [] };
+        extraArgs.push("--database", benchSchemaUrl(schema));
+      } else {
+        pop = await populate(dataDir, accounts, groups);
+      }
       target = await startServer({
         dataDir,
+        extraArgs,
         compression: spec.mode,
         cpus: s.serverCpus,
         inspect: spec.inspect,
@@ -87,6 +101,7 @@ export async function withTarget<T>(
     await exitAll(lgs);
     await target?.proc.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    if (schema) await dropSchema(schema);
   }
 }
 
