@@ -130,6 +130,33 @@ describe("SqliteStore specifics", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it("a membership changed by another connection is seen from the next event-loop turn on", async () => {
+    const path = await freshPath();
+    const server = new SqliteStore({ path, backgroundCheckpoints: true });
+    const other = new SqliteStore({ path });
+    try {
+      const [a, b, c] = [await makeUser(server), await makeUser(server), await makeUser(server)];
+      const conv = await makeConversation(server, a, [b]);
+      const members = async () => (await server.getMembership(conv))!.participants.map((p) => p.userId).sort();
+      assert.deepEqual(await members(), [a.userId, b.userId].sort());
+      await other.addParticipants(conv, [{ userId: c.userId, role: "" }]);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(await members(), [a.userId, b.userId, c.userId].sort());
+      // Its own background checkpoints are another connection too, but commit nothing: the cached
+      // membership survives them (the cache is worth keeping only if it lasts).
+      const cached = await server.getMembership(conv);
+      await server.acceptMessages([newMessage(a, conv, [b])]);
+      await new Promise((r) => setTimeout(r, 350));
+      assert.equal(await server.getMembership(conv), cached);
+      await other.removeParticipants(conv, [b.userId]);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(await members(), [a.userId, c.userId].sort());
+    } finally {
+      await other.close();
+      await server.close();
+    }
+  });
+
   it("data survives close and reopen of the same file", async () => {
     const path = await freshPath();
     const s1 = new SqliteStore({ path });

@@ -454,6 +454,23 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         assert.equal(await store.getMembership(randomUUID()), undefined);
       });
 
+      test("getMembership follows every change to the conversation and its participants", async (store) => {
+        const [a, b, c] = [await makeUser(store), await makeUser(store), await makeUser(store)];
+        const conv = await makeConversation(store, a, [b]);
+        const members = async () => sorted((await store.getMembership(conv))!.participants.map((p) => p.userId));
+        assert.deepEqual(await members(), sorted([a.userId, b.userId]));
+        await store.addParticipants(conv, [{ userId: c.userId, role: "" }]);
+        assert.deepEqual(await members(), sorted([a.userId, b.userId, c.userId]));
+        await store.removeParticipants(conv, [b.userId]);
+        assert.deepEqual(await members(), sorted([a.userId, c.userId]));
+        await store.setRole(conv, c.userId, "ADMIN");
+        assert.equal((await store.getMembership(conv))!.participants.find((p) => p.userId === c.userId)!.role, "ADMIN");
+        await store.updateConversation(conv, { name: "renamed", announcement: "hello" });
+        const { conversation } = (await store.getMembership(conv))!;
+        assert.equal(conversation.name, "renamed");
+        assert.equal(conversation.announcement, "hello");
+      });
+
       test("messageOwners names the sender and conversation of taken ids only", async (store) => {
         const [a, b] = [await makeUser(store), await makeUser(store)];
         const conv = await makeConversation(store, a, [b]);

@@ -151,6 +151,8 @@ const CHECKPOINT_INTERVAL_MS = 100;
 const DEFAULT_WAL_SIZE_LIMIT = 256 * 1024 * 1024;
 /** The WAL file is trimmed back to this after it starts over (or to the limit, if smaller). */
 const WAL_TRIM_SIZE = 64 * 1024 * 1024;
+/** Memberships kept for the per-send lookup; the oldest goes when more are read. */
+const MEMBERSHIP_CACHE_SIZE = 10_000;
 /** A hold the checkpointer asked for ends by itself after this, whatever became of the worker. */
 const MAX_WRITE_HOLD_MS = 500;
 
@@ -161,6 +163,15 @@ export class SqliteStore implements Store {
   /** Transaction functions, built once: db.transaction() per call was a measurable cost. */
   private readonly txs;
   private readonly checkpointer: WalCheckpointer | undefined;
+  /**
+   * Every send needs its conversation's membership, and reading it is a read transaction of its own
+   * (~7 µs, more than the lookups in it). Writes through this store drop the entry; a commit by
+   * another connection (seen through PRAGMA data_version, checked once per event-loop turn) drops
+   * them all.
+   */
+  private readonly memberships = new Map<string, Membership>();
+  private dataVersion: number | undefined;
+  private versionCheckedThisTurn = false;
   /** Set while the checkpointer rewinds the WAL: message writes wait for it. */
   private writeHold: { done: Promise<void>; release: () => void; timer: NodeJS.Timeout } | undefined;
 
@@ -275,6 +286,7 @@ export class SqliteStore implements Store {
       getAttachmentByView: db.prepare<[string], Record<string, unknown>>("SELECT * FROM attachments WHERE view_token = ?"),
       markUploaded: db.prepare("UPDATE attachments SET size = ?, uploaded = 1 WHERE attachment_id = ?"),
       ping: db.prepare("SELECT 1"),
+      dataVersion: db.prepare<[], number>("PRAGMA data_version").pluck(),
       listUsers: db.prepare<[number, number], UserRow>("SELECT * FROM users ORDER BY identity_number LIMIT ? OFFSET ?"),
       getSessionById: db.prepare<[string], { user_id: string; session_id: string; public_key: Buffer; created_at: number }>(
         "SELECT * FROM sessions WHERE session_id = ?",
@@ -460,7 +472,9 @@ export class SqliteStore implements Store {
     participants: readonly { userId: string; role: ParticipantRole }[],
   ): Promise<{ conversation: Conversation; created: boolean }> {
     const createdAt = nowMicros();
-    return this.txs.createConversation.immediate(c, participants, createdAt);
+    const out = this.txs.createConversation.immediate(c, participants, createdAt);
+    this.memberships.delete(c.conversationId);
+    return out;
   }
 
   async getConversation(conversationId: string): Promise<Conversation | undefined> {
@@ -469,6 +483,7 @@ export class SqliteStore implements Store {
   }
 
   async updateConversation(conversationId: string, fields: { name?: string; announcement?: string }): Promise<void> {
+    this.memberships.delete(conversationId);
     if (fields.name !== undefined) this.db.prepare("UPDATE conversations SET name = ? WHERE conversation_id = ?").run(fields.name, conversationId);
     if (fields.announcement !== undefined) {
       this.db.prepare("UPDATE conversations SET announcement = ? WHERE conversation_id = ?").run(fields.announcement, conversationId);
@@ -480,7 +495,25 @@ export class SqliteStore implements Store {
   }
 
   async getMembership(conversationId: string): Promise<Membership | undefined> {
-    return this.txs.getMembership(conversationId);
+    this.dropMembershipsIfChangedElsewhere();
+    const cached = this.memberships.get(conversationId);
+    if (cached) return cached;
+    const m = this.txs.getMembership(conversationId);
+    if (!m) return undefined;
+    // Shared by every caller from now on: frozen so that a caller that edits it fails loudly.
+    const frozen: Membership = Object.freeze({ conversation: Object.freeze(m.conversation), participants: Object.freeze(m.participants.map((p) => Object.freeze(p))) as Participant[] });
+    if (this.memberships.size >= MEMBERSHIP_CACHE_SIZE) this.memberships.delete(this.memberships.keys().next().value!);
+    this.memberships.set(conversationId, frozen);
+    return frozen;
+  }
+
+  private dropMembershipsIfChangedElsewhere(): void {
+    if (this.versionCheckedThisTurn) return;
+    this.versionCheckedThisTurn = true;
+    setImmediate(() => (this.versionCheckedThisTurn = false));
+    const v = this.stmts.dataVersion.get()!;
+    if (v !== this.dataVersion) this.memberships.clear();
+    this.dataVersion = v;
   }
 
   async getParticipant(conversationId: string, userId: string): Promise<Participant | undefined> {
@@ -490,15 +523,21 @@ export class SqliteStore implements Store {
 
   async addParticipants(conversationId: string, participants: readonly { userId: string; role: ParticipantRole }[]): Promise<string[]> {
     const createdAt = nowMicros();
-    return this.txs.addParticipants.immediate(conversationId, participants, createdAt);
+    const added = this.txs.addParticipants.immediate(conversationId, participants, createdAt);
+    this.memberships.delete(conversationId);
+    return added;
   }
 
   async removeParticipants(conversationId: string, userIds: readonly string[]): Promise<string[]> {
-    return this.txs.removeParticipants.immediate(conversationId, userIds);
+    const removed = this.txs.removeParticipants.immediate(conversationId, userIds);
+    this.memberships.delete(conversationId);
+    return removed;
   }
 
   async setRole(conversationId: string, userId: string, role: ParticipantRole): Promise<boolean> {
-    return this.stmts.setRole.run(role, conversationId, userId).changes > 0;
+    const changed = this.stmts.setRole.run(role, conversationId, userId).changes > 0;
+    this.memberships.delete(conversationId);
+    return changed;
   }
 
   async acceptMessages(batch: readonly NewMessage[]): Promise<AcceptOutcome[]> {
