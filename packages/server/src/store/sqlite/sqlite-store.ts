@@ -137,7 +137,7 @@ export interface SqliteStoreOptions {
   onCheckpointFailure?: (err: Error) => void;
   /**
    * With background checkpoints: the WAL size in bytes past which message writes pause briefly
-   * (tens of milliseconds, for the last frames and the fsyncs) so the WAL can start over from its
+   * (milliseconds: the last frames and the fsyncs) so the WAL can start over from its
    * beginning. Default 256 MiB (64 MiB paused 2-3x as often for no gain, BENCHMARKS.md step 21).
    */
   walSizeLimit?: number;
@@ -149,8 +149,6 @@ const MESSAGE_SEQ = "message_seq";
 /** How often the background checkpointer runs. */
 const CHECKPOINT_INTERVAL_MS = 100;
 const DEFAULT_WAL_SIZE_LIMIT = 256 * 1024 * 1024;
-/** The WAL file is trimmed back to this after it starts over (or to the limit, if smaller). */
-const WAL_TRIM_SIZE = 64 * 1024 * 1024;
 /** Memberships kept for the per-send lookup; the oldest goes when more are read. */
 const MEMBERSHIP_CACHE_SIZE = 10_000;
 /** A hold the checkpointer asked for ends by itself after this, whatever became of the worker. */
@@ -190,8 +188,10 @@ export class SqliteStore implements Store {
     if (opts.backgroundCheckpoints && opts.path !== ":memory:") {
       const walSizeLimit = opts.walSizeLimit ?? DEFAULT_WAL_SIZE_LIMIT;
       this.db.pragma("wal_autocheckpoint = 0");
-      // The WAL file is reused from its start after each complete checkpoint; this trims it back after a burst.
-      this.db.pragma(`journal_size_limit = ${Math.floor(Math.min(walSizeLimit, WAL_TRIM_SIZE))}`);
+      // The WAL file is reused from its start after each complete checkpoint; this trims what a burst
+      // added past the limit. Not further: the commit that starts the WAL over does the truncating,
+      // and cutting a 256 MiB file back to 64 MiB stalled the event loop ~100 ms (BENCHMARKS.md step 21).
+      this.db.pragma(`journal_size_limit = ${Math.floor(walSizeLimit)}`);
       const pageSize = this.db.pragma("page_size", { simple: true }) as number;
       this.checkpointer = new WalCheckpointer({
         path: opts.path,
