@@ -225,7 +225,7 @@ describe("SqliteStore specifics", () => {
     }
   });
 
-  it("migrations 3 and 4 (mailbox and status keyed by message rowid, one-B-tree mailbox) keep pending mail, statuses and the seq high-water mark", async () => {
+  it("migrations 3 to 5 (mailbox and status keyed by message rowid, one-B-tree mailbox, ids in their own table) keep pending mail, statuses, ids and the seq high-water mark", async () => {
     // A file as a version-2 server left it: three messages to bob, the newest already acked (so
     // the mailbox's highest seq is gone from the table but not from its AUTOINCREMENT counter).
     const path = await freshPath();
@@ -268,6 +268,12 @@ describe("SqliteStore specifics", () => {
       assert.equal(await store.lastSeq(), 9, "the AUTOINCREMENT high-water mark carried over");
       const mailboxIndexes = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'mailbox' AND sql IS NOT NULL").all();
       assert.deepEqual(mailboxIndexes, [], "the mailbox is its primary key alone");
+      // Migration 5: ids moved to message_ids, and the messages table lost its UNIQUE index.
+      assert.deepEqual(store.db.prepare("SELECT message_id FROM message_ids ORDER BY row").pluck().all(), ids);
+      assert.deepEqual(store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'").pluck().all(), ["messages_by_created"]);
+      const [again] = await store.acceptMessages([{ ...newMessage(alice!, conv, [bob!]), messageId: ids[1]! }]);
+      assert.equal(again!.kind, "duplicate");
+      assert.equal((await store.getMessage(ids[2]!))?.payload.toString(), "m2");
       // Statuses carried over: ids[1] was DELIVERED, ids[2] READ, ids[0] SENT.
       const acks = await store.acknowledge(bob!.userId, bob!.sessionId, [
         { messageId: ids[0]!, status: "DELIVERED" },
@@ -323,6 +329,86 @@ describe("SqliteStore specifics", () => {
       assert.equal(await store.lastSeq(), start + 3, "a lone duplicate takes no seq either");
     } finally {
       await store.close();
+    }
+  });
+
+  it("message ids moved from memory to their table still find their messages and stop duplicates, after a reopen too", async () => {
+    const path = await freshPath();
+    const limit = 50;
+    let store = new SqliteStore({ path, recentIdsLimit: limit });
+    try {
+      const [a, b, c] = [await makeUser(store), await makeUser(store), await makeUser(store)];
+      const conv = await makeConversation(store, a, [b]);
+      const other = await makeConversation(store, c, [b]);
+      const sent = Array.from({ length: 300 }, () => newMessage(a, conv, [b]));
+      for (let i = 0; i < sent.length; i += 100) await store.acceptMessages(sent.slice(i, i + 100));
+      const indexed = () => store.db.prepare("SELECT count(*) FROM message_ids").pluck().get() as number;
+      const deadline = Date.now() + 5000;
+      while (indexed() < sent.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(indexed(), sent.length, "every id reached message_ids");
+      assert.equal(store.db.prepare("SELECT value FROM counters WHERE name = 'ids_indexed'").pluck().get(), 300);
+
+      const check = async (s: SqliteStore) => {
+        const again = await s.acceptMessages(sent.map((m) => ({ ...m, payload: Buffer.from("resent") })));
+        assert.deepEqual(new Set(again.map((o) => o.kind)), new Set(["duplicate"]));
+        const stolen = await s.acceptMessages([{ ...newMessage(c, other, [b]), messageId: sent[7]!.messageId }]);
+        assert.equal(stolen[0]!.kind, "conflict");
+        for (const m of [sent[0]!, sent[149]!, sent[299]!]) assert.deepEqual((await s.getMessage(m.messageId))?.payload, m.payload);
+        const owners = await s.messageOwners(sent.map((m) => m.messageId));
+        assert.equal(owners.size, sent.length);
+      };
+      await check(store);
+      const acked = await store.acknowledge(b.userId, b.sessionId, [{ messageId: sent[42]!.messageId, status: "READ" }]);
+      assert.equal(acked[0]!.kind, "advanced");
+      await store.close();
+      store = new SqliteStore({ path, recentIdsLimit: limit });
+      await check(store);
+      assert.equal(await store.pendingCount(b.userId), sent.length - 1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("an id can be used again once its message expired, whether its id was still in memory or already in its table", async () => {
+    for (const limit of [1, 1_000_000]) {
+      const path = await freshPath();
+      const store = new SqliteStore({ path, recentIdsLimit: limit });
+      try {
+        const [a, b] = [await makeUser(store), await makeUser(store)];
+        const conv = await makeConversation(store, a, [b]);
+        const first = newMessage(a, conv, [b], { payload: Buffer.from("first") });
+        await store.acceptMessages([first]);
+        await new Promise((r) => setTimeout(r, 20));
+        assert.equal(await store.expire(Number.MAX_SAFE_INTEGER), 1);
+        assert.equal(await store.getMessage(first.messageId), undefined);
+        const [back] = await store.acceptMessages([{ ...first, payload: Buffer.from("second") }]);
+        assert.equal(back!.kind, "created", `limit ${limit}`);
+        assert.equal((await store.getMessage(first.messageId))?.payload.toString(), "second");
+        const [dup] = await store.acceptMessages([first]);
+        assert.equal(dup!.kind, "duplicate");
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
+  it("two stores storing messages in one file stop each other's duplicates", async () => {
+    const path = await freshPath();
+    const one = new SqliteStore({ path });
+    const two = new SqliteStore({ path });
+    try {
+      const [a, b] = [await makeUser(one), await makeUser(one)];
+      const conv = await makeConversation(one, a, [b]);
+      const m = newMessage(a, conv, [b]);
+      assert.equal((await one.acceptMessages([m]))[0]!.kind, "created");
+      assert.equal((await two.acceptMessages([m]))[0]!.kind, "duplicate");
+      const n = newMessage(a, conv, [b]);
+      assert.equal((await two.acceptMessages([n]))[0]!.kind, "created");
+      assert.equal((await one.acceptMessages([n]))[0]!.kind, "duplicate");
+      assert.ok(await one.getMessage(n.messageId));
+    } finally {
+      await two.close();
+      await one.close();
     }
   });
 

@@ -14,6 +14,7 @@ export function openStore(config: Pick<ServerConfig, "database" | "dataDir">, lo
       path: sqlitePath(config),
       backgroundCheckpoints: role === "server",
       onCheckpointFailure: (err) => log?.error({ err }, "sqlite: background checkpoint failed; SQLite checkpoints inside commits again"),
+      onIdIndexFailure: (err) => log?.error({ err }, "sqlite: moving recent message ids to their table failed; they stay in memory and it is tried again"),
     });
   }
   const { connectionString, schema, poolSize } = parsePostgresUrl(config.database);

@@ -170,4 +170,35 @@ DELETE FROM sqlite_sequence WHERE name = 'mailbox';
 ALTER TABLE mailbox_v4 RENAME TO mailbox;
 `,
   },
+  {
+    // Message ids leave the messages table's UNIQUE index for a table of their own that is filled
+    // many sorted ids at a time (recent-ids.ts): the index took a random-leaf write per message.
+    // `ids_indexed`: every message with a rowid up to it has its id in message_ids; newer ones are
+    // looked up in memory, rebuilt from `messages` on open.
+    version: 5,
+    sql: `
+CREATE TABLE message_ids (message_id TEXT PRIMARY KEY, row INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO message_ids (message_id, row) SELECT message_id, id FROM messages ORDER BY message_id;
+INSERT INTO counters (name, value) VALUES ('ids_indexed', coalesce((SELECT max(id) FROM messages), 0));
+CREATE TABLE messages_v5 (
+  id INTEGER PRIMARY KEY,
+  message_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  category TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  representative_id TEXT NOT NULL,
+  quote_message_id TEXT NOT NULL,
+  silent INTEGER NOT NULL,
+  expire_in INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+INSERT INTO messages_v5 SELECT id, message_id, conversation_id, user_id, session_id, category, payload,
+  representative_id, quote_message_id, silent, expire_in, created_at FROM messages ORDER BY id;
+DROP TABLE messages;
+ALTER TABLE messages_v5 RENAME TO messages;
+CREATE INDEX messages_by_created ON messages(created_at);
+`,
+  },
 ];

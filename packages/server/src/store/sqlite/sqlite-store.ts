@@ -24,6 +24,7 @@ import {
   type User,
 } from "../store.js";
 import { WalCheckpointer } from "./checkpointer.js";
+import { RecentIds } from "./recent-ids.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 
 const STATUS_BY_RANK: readonly MessageStatus[] = ["SENT", "DELIVERED", "READ"];
@@ -141,10 +142,17 @@ export interface SqliteStoreOptions {
    * beginning. Default 256 MiB (64 MiB paused 2-3x as often for no gain, BENCHMARKS.md step 21).
    */
   walSizeLimit?: number;
+  /** Recent message ids held in memory before they go to the message_ids table (default 32,768). */
+  recentIdsLimit?: number;
+  /** Told when moving recent message ids to their table fails; they stay in memory and are tried again. */
+  onIdIndexFailure?: (err: Error) => void;
 }
 
 /** The counter message rowids (and so mailbox seqs) are taken from. */
 const MESSAGE_SEQ = "message_seq";
+/** Every message with a rowid up to this counter has its id in message_ids. */
+const IDS_INDEXED = "ids_indexed";
+const DEFAULT_RECENT_IDS_LIMIT = 32_768;
 
 /** How often the background checkpointer runs. */
 const CHECKPOINT_INTERVAL_MS = 100;
@@ -168,6 +176,16 @@ export class SqliteStore implements Store {
    * them all.
    */
   private readonly memberships = new Map<string, Membership>();
+  /** Ids of messages newer than the ids_indexed counter (recent-ids.ts). */
+  private readonly recentIds = new RecentIds();
+  /** Ids stored by the accept transaction under way; recentIds takes them once it commits. */
+  private readonly txIds = new Map<string, number>();
+  /** message_seq as this store last saw it: a higher value means another connection stored messages. */
+  private knownSeq = 0;
+  private txSeq = 0;
+  private indexingIds = false;
+  private readonly recentIdsLimit: number;
+  private readonly onIdIndexFailure: ((err: Error) => void) | undefined;
   private dataVersion: number | undefined;
   private versionCheckedThisTurn = false;
   /** Set while the checkpointer rewinds the WAL: message writes wait for it. */
@@ -204,6 +222,8 @@ export class SqliteStore implements Store {
         },
       });
     }
+    this.recentIdsLimit = opts.recentIdsLimit ?? DEFAULT_RECENT_IDS_LIMIT;
+    this.onIdIndexFailure = opts.onIdIndexFailure;
     const db = this.db;
     this.stmts = {
       getMeta: db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
@@ -230,21 +250,28 @@ export class SqliteStore implements Store {
       getParticipant: db.prepare<[string, string], Record<string, unknown>>(
         "SELECT * FROM participants WHERE conversation_id = ? AND user_id = ?",
       ),
-      getMessage: db.prepare<[string], MessageRow>("SELECT * FROM messages WHERE message_id = ?"),
-      // DO NOTHING on a taken id: the insert is the existence check, so a new message costs no read.
+      // A message is found by its id through the recent ids in memory or message_ids, then read by
+      // rowid (see findByMessageId).
+      getMessageByRow: db.prepare<[number], MessageRow>("SELECT * FROM messages WHERE id = ?"),
+      getSenderByRow: db.prepare<[number], { id: number; message_id: string; user_id: string; conversation_id: string }>(
+        "SELECT id, message_id, user_id, conversation_id FROM messages WHERE id = ?",
+      ),
+      getMessageByIndexedId: db.prepare<[string], MessageRow>("SELECT m.* FROM message_ids i JOIN messages m ON m.id = i.row WHERE i.message_id = ?"),
+      getSenderByIndexedId: db.prepare<[string], { id: number; message_id: string; user_id: string; conversation_id: string }>(
+        "SELECT m.id, m.message_id, m.user_id, m.conversation_id FROM message_ids i JOIN messages m ON m.id = i.row WHERE i.message_id = ?",
+      ),
+      // Newest mapping wins: an id can come back after its message expired.
+      indexId: db.prepare("INSERT OR REPLACE INTO message_ids (message_id, row) VALUES (?, ?)"),
+      rowsAfter: db.prepare<[number, number], { id: number; message_id: string }>("SELECT id, message_id FROM messages WHERE id > ? AND id <= ? ORDER BY id"),
       // The rowid is given (from the message_seq counter, see acceptMessages): SQLite's own would be
-      // reused once the newest row is deleted, and AUTOINCREMENT spends a number even on an insert
-      // that conflicts.
+      // reused once the newest row is deleted.
       insertMessage: db.prepare(
         `INSERT INTO messages (id, message_id, conversation_id, user_id, session_id, category, payload,
            representative_id, quote_message_id, silent, expire_in, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       getCounter: db.prepare<[string], { value: number }>("SELECT value FROM counters WHERE name = ?"),
       setCounter: db.prepare("UPDATE counters SET value = ? WHERE name = ?"),
-      getSender: db.prepare<[string], { id: number; user_id: string; conversation_id: string }>(
-        "SELECT id, user_id, conversation_id FROM messages WHERE message_id = ?",
-      ),
       insertMailbox: db.prepare<[number, string], { user_id: string; session_id: string }>(
         `INSERT OR IGNORE INTO mailbox (session_id, seq, user_id)
          SELECT session_id, ?, user_id FROM sessions WHERE user_id = ?
@@ -278,6 +305,7 @@ export class SqliteStore implements Store {
       ),
       expireStatus: db.prepare("DELETE FROM message_status WHERE message_row IN (SELECT id FROM messages WHERE created_at < ?)"),
       expireMessages: db.prepare("DELETE FROM messages WHERE created_at < ?"),
+      expireIds: db.prepare("DELETE FROM message_ids WHERE message_id IN (SELECT message_id FROM messages WHERE created_at < ?)"),
       insertAttachment: db.prepare(
         "INSERT INTO attachments (attachment_id, user_id, upload_token, view_token, size, uploaded, created_at) VALUES (?, ?, ?, ?, 0, 0, ?)",
       ),
@@ -330,31 +358,46 @@ export class SqliteStore implements Store {
       // One read transaction for all the lookups: on a WAL file each statement outside a transaction
       // is its own read transaction, ~4 µs of locking here against ~0.5 µs for the lookup itself.
       messageOwners: db.transaction((messageIds: readonly string[]) => {
+        this.syncRecentIds();
         const owners = new Map<string, MessageOwner>();
         for (const id of messageIds) {
-          const r = stmts.getSender.get(id);
+          const r = this.findByMessageId(id, stmts.getSenderByRow, stmts.getSenderByIndexedId);
           if (r) owners.set(id, { userId: r.user_id, conversationId: r.conversation_id });
         }
         return owners;
+      }),
+      getMessage: db.transaction((messageId: string) => {
+        this.syncRecentIds();
+        return this.findByMessageId(messageId, stmts.getMessageByRow, stmts.getMessageByIndexedId);
+      }),
+      loadRecentIds: db.transaction(() => {
+        this.catchUpRecentIds(stmts.getCounter.get(IDS_INDEXED)!.value, stmts.getCounter.get(MESSAGE_SEQ)!.value);
+      }),
+      indexIds: db.transaction((entries: readonly [string, number][], upTo: number | undefined) => {
+        for (const [id, row] of entries) stmts.indexId.run(id, row);
+        if (upTo !== undefined && upTo > stmts.getCounter.get(IDS_INDEXED)!.value) stmts.setCounter.run(upTo, IDS_INDEXED);
       }),
       getMembership: db.transaction((conversationId: string): Membership | undefined => {
         const c = stmts.getConversation.get(conversationId);
         return c && { conversation: toConversation(c), participants: stmts.listParticipants.all(conversationId).map(toParticipant) };
       }),
       acceptMessages: db.transaction((batch: readonly NewMessage[], createdAt: Micros) => {
-        const seq = { next: stmts.getCounter.get(MESSAGE_SEQ)!.value + 1 };
-        const start = seq.next;
+        const last = this.syncRecentIds();
+        const seq = { next: last + 1 };
         const outcomes = batch.map((m) => this.acceptOne(m, createdAt, seq));
-        if (seq.next !== start) stmts.setCounter.run(seq.next - 1, MESSAGE_SEQ);
+        if (seq.next !== last + 1) stmts.setCounter.run(seq.next - 1, MESSAGE_SEQ);
+        this.txSeq = seq.next - 1;
         return outcomes;
       }),
-      acknowledgeMany: db.transaction((requests: readonly AckRequest[], updatedAt: Micros) =>
-        requests.map((r) => r.acks.map((a) => this.ackOne(r.userId, r.sessionId, a, updatedAt))),
-      ),
+      acknowledgeMany: db.transaction((requests: readonly AckRequest[], updatedAt: Micros) => {
+        this.syncRecentIds();
+        return requests.map((r) => r.acks.map((a) => this.ackOne(r.userId, r.sessionId, a, updatedAt)));
+      }),
       expire: db.transaction((before: Micros) => {
         const high = stmts.expiryHigh.get(before)?.id;
         if (high == null) return 0;
         stmts.expireStatus.run(before);
+        stmts.expireIds.run(before);
         stmts.expireMessages.run(before);
         let removed = 0;
         for (const sessionId of stmts.allSessionIds.all()) removed += stmts.expireSessionMailbox.run(sessionId, high).changes;
@@ -379,6 +422,77 @@ export class SqliteStore implements Store {
         return true;
       }),
     };
+    this.txs.loadRecentIds();
+  }
+
+  /**
+   * Inside a transaction, before looking up message ids: messages stored by another connection
+   * since this store last looked (the CLI beside a server, a second store in tests) have their ids
+   * only in `messages` yet. Returns message_seq.
+   */
+  private syncRecentIds(): number {
+    const last = this.stmts.getCounter.get(MESSAGE_SEQ)!.value;
+    if (last !== this.knownSeq) this.catchUpRecentIds(this.knownSeq, last);
+    return last;
+  }
+
+  /** Takes the ids of messages stored after rowid `after`, up to `upTo`, into memory. */
+  private catchUpRecentIds(after: number, upTo: number): void {
+    for (const r of this.stmts.rowsAfter.iterate(after, upTo)) this.recentIds.set(r.message_id, r.id);
+    this.knownSeq = upTo;
+  }
+
+  /**
+   * The row of the message with this id, read by `byRow`: the accept transaction under way, then
+   * the recent ids, then message_ids. A row whose id differs is a message that expired (possibly
+   * by another connection) and whose rowid a mapping still names: not a match.
+   */
+  private findByMessageId<T extends { message_id: string }>(
+    messageId: string,
+    byRow: Database.Statement<[number], T>,
+    byIndexedId: Database.Statement<[string], T>,
+  ): T | undefined {
+    const inTx = this.txIds.get(messageId);
+    if (inTx !== undefined) return byRow.get(inTx);
+    const recent = this.recentIds.get(messageId);
+    if (recent !== undefined) {
+      const r = byRow.get(recent);
+      if (r?.message_id === messageId) return r;
+    }
+    const r = byIndexedId.get(messageId);
+    return r?.message_id === messageId ? r : undefined;
+  }
+
+  /**
+   * Moves the recent ids to message_ids, a run of neighbouring keys per transaction between other
+   * work (recent-ids.ts); the last advances ids_indexed to the newest message this store had seen
+   * when it began.
+   */
+  private indexRecentIds(): void {
+    this.indexingIds = true;
+    const runs = this.recentIds.runs();
+    const upTo = this.knownSeq;
+    const run = async () => {
+      for (let i = 0; i < runs.length; i++) {
+        await new Promise((r) => setImmediate(r));
+        if (this.writeHold) await this.writable();
+        if (!this.db.open) return;
+        const entries = runs[i]!();
+        this.txs.indexIds.immediate(entries, i === runs.length - 1 ? upTo : undefined);
+        for (const [id, row] of entries) this.recentIds.forget(id, row);
+      }
+    };
+    run().then(
+      () => {
+        this.indexingIds = false;
+        // Messages stored meanwhile may be past the limit again.
+        if (this.db.open && this.recentIds.size >= this.recentIdsLimit) this.indexRecentIds();
+      },
+      (e: unknown) => {
+        this.indexingIds = false;
+        this.onIdIndexFailure?.(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
   }
 
   private migrateSync(): void {
@@ -543,13 +657,30 @@ export class SqliteStore implements Store {
   async acceptMessages(batch: readonly NewMessage[]): Promise<AcceptOutcome[]> {
     if (this.writeHold) await this.writable();
     const createdAt = nowMicros();
-    return this.txs.acceptMessages.immediate(batch, createdAt);
+    let outcomes: AcceptOutcome[];
+    try {
+      outcomes = this.txs.acceptMessages.immediate(batch, createdAt);
+    } catch (e) {
+      this.txIds.clear();
+      throw e;
+    }
+    for (const [id, row] of this.txIds) this.recentIds.set(id, row);
+    this.txIds.clear();
+    this.knownSeq = this.txSeq;
+    if (this.recentIds.size >= this.recentIdsLimit && !this.indexingIds) this.indexRecentIds();
+    return outcomes;
   }
 
   /** `seq.next` is the rowid the next new message takes; advanced only when one is stored. */
   private acceptOne(m: NewMessage, createdAt: Micros, seq: { next: number }): AcceptOutcome {
+    const existing = this.findByMessageId(m.messageId, this.stmts.getMessageByRow, this.stmts.getMessageByIndexedId);
+    if (existing) {
+      return existing.user_id === m.userId && existing.conversation_id === m.conversationId
+        ? { kind: "duplicate", message: toMessage(existing) }
+        : { kind: "conflict" };
+    }
     const row = seq.next;
-    const inserted = this.stmts.insertMessage.run(
+    this.stmts.insertMessage.run(
       row,
       m.messageId,
       m.conversationId,
@@ -563,12 +694,7 @@ export class SqliteStore implements Store {
       m.expireIn,
       createdAt,
     );
-    if (inserted.changes === 0) {
-      const existing = this.stmts.getMessage.get(m.messageId)!;
-      return existing.user_id === m.userId && existing.conversation_id === m.conversationId
-        ? { kind: "duplicate", message: toMessage(existing) }
-        : { kind: "conflict" };
-    }
+    this.txIds.set(m.messageId, row);
     seq.next++;
     const deliveredTo = [...new Set(m.recipientIds)];
     const mailbox: MailboxRow[] = [];
@@ -585,7 +711,7 @@ export class SqliteStore implements Store {
   }
 
   async getMessage(messageId: string): Promise<StoredMessage | undefined> {
-    const r = this.stmts.getMessage.get(messageId);
+    const r = this.txs.getMessage(messageId);
     return r && toMessage(r);
   }
 
@@ -613,7 +739,7 @@ export class SqliteStore implements Store {
 
   private ackOne(userId: string, sessionId: string, a: AckInput, updatedAt: Micros): AckOutcome {
     const rank = STATUS_RANK[a.status];
-    const message = this.stmts.getSender.get(a.messageId);
+    const message = this.findByMessageId(a.messageId, this.stmts.getSenderByRow, this.stmts.getSenderByIndexedId);
     if (!message) return { kind: "unknown", messageId: a.messageId };
     // The common case first: a raised status proves the message was sent to this user, so an
     // advancing ack costs three statements, not four.
