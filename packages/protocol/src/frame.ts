@@ -54,7 +54,16 @@ function gunzipFor(maxOutputLength: number): ReusedGunzip {
 }
 
 export function encodeFrame(message: unknown, compression: Compression = DEFAULT_COMPRESSION): Buffer {
-  return gzipBytes(Buffer.from(JSON.stringify(message), "utf8"), compression);
+  const json = JSON.stringify(message);
+  // A frame that is stored whole goes straight from the string into the gzip member: no
+  // intermediate Buffer of the JSON (an allocation and a copy per frame). `json.length` counts
+  // UTF-16 units, at most the UTF-8 byte count, so a short non-ASCII frame may be stored where its
+  // byte count alone would have deflated it: valid either way, a few bytes at most.
+  if (compression.mode === "stored" || json.length < SMALL_FRAME_BYTES) {
+    const bytes = Buffer.byteLength(json, "utf8");
+    if (bytes <= STORED_BLOCK_MAX) return storedGzipOneBlock(json, bytes);
+  }
+  return gzipBytes(Buffer.from(json, "utf8"), compression);
 }
 
 /**
@@ -103,6 +112,20 @@ export function storedGzip(raw: Buffer): Buffer {
   }
   out.writeUInt32LE(crc32(raw) >>> 0, at);
   out.writeUInt32LE(raw.length >>> 0, at + 4);
+  return out;
+}
+
+/** `storedGzip` of a string whose UTF-8 form (`bytes` long) fits one stored block. */
+function storedGzipOneBlock(text: string, bytes: number): Buffer {
+  const out = Buffer.allocUnsafe(GZIP_HEADER.length + 5 + bytes + 8);
+  let at = GZIP_HEADER.copy(out, 0);
+  out[at++] = 1;
+  out.writeUInt16LE(bytes, at);
+  out.writeUInt16LE(~bytes & 0xffff, at + 2);
+  at += 4;
+  at += out.write(text, at, "utf8");
+  out.writeUInt32LE(crc32(out.subarray(at - bytes, at)) >>> 0, at);
+  out.writeUInt32LE(bytes >>> 0, at + 4);
   return out;
 }
 

@@ -82,6 +82,19 @@ describe("frames", () => {
     assert.deepEqual(decodeFrame(encodeFrame(msg)), msg);
     assert.deepEqual(decodeFrame(encodeFrame(msg, { mode: "stored" })), msg);
   });
+  it("stored frames are valid gzip for non-ASCII text, at the one-block limit and past it", () => {
+    const text = (n: number) => ({ id: "x", action: "CREATE_MESSAGE", data: { text: "é😀ж".repeat(n) } });
+    for (const m of [text(1), text(40), text(7000), text(30000)]) {
+      for (const compression of [{ mode: "stored" } as const, { mode: "gzip", level: 6 } as const]) {
+        const frame = encodeFrame(m, compression);
+        assert.deepEqual(JSON.parse(gunzipSync(frame).toString("utf8")), m);
+        assert.deepEqual(decodeFrame(frame, { maxFrameBytes: 1 << 22, maxInflatedBytes: 1 << 22 }), m);
+      }
+    }
+    const exact = { t: "a".repeat(65535 - JSON.stringify({ t: "" }).length) };
+    assert.equal(Buffer.byteLength(JSON.stringify(exact)), 65535);
+    assert.deepEqual(gunzipSync(encodeFrame(exact, { mode: "stored" })).toString("utf8"), JSON.stringify(exact));
+  });
   it("gzip mode stores frames under SMALL_FRAME_BYTES and deflates larger ones", () => {
     // Byte 10 is the first deflate block header: BTYPE 00 (stored) leaves bits 1-2 clear.
     const small = encodeFrame(msg, { mode: "gzip", level: 6 });
