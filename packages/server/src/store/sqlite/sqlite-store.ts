@@ -139,7 +139,7 @@ export interface SqliteStoreOptions {
   /**
    * With background checkpoints: the WAL size in bytes past which message writes pause briefly
    * (milliseconds: the last frames and the fsyncs) so the WAL can start over from its
-   * beginning. Default 256 MiB (64 MiB paused 2-3x as often for no gain, BENCHMARKS.md step 21).
+   * beginning. Default 256 MiB (64 MiB cost more per message in paired batch runs, BENCHMARKS.md step 21).
    */
   walSizeLimit?: number;
   /** Recent message ids held in memory before they go to the message_ids table (default 32,768). */
@@ -182,7 +182,6 @@ export class SqliteStore implements Store {
   private readonly txIds = new Map<string, number>();
   /** message_seq as this store last saw it: a higher value means another connection stored messages. */
   private knownSeq = 0;
-  private txSeq = 0;
   private indexingIds = false;
   private readonly recentIdsLimit: number;
   private readonly onIdIndexFailure: ((err: Error) => void) | undefined;
@@ -200,7 +199,7 @@ export class SqliteStore implements Store {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${opts.synchronous ?? "NORMAL"}`);
     this.db.pragma("foreign_keys = ON");
-    // 64 MiB of page cache (default 2 MiB): the mailbox and message indexes are keyed by text UUIDs.
+    // 64 MiB of page cache (default 2 MiB): the mailbox and message_ids are keyed by text UUIDs.
     this.db.pragma("cache_size = -65536");
     this.migrateSync();
     if (opts.backgroundCheckpoints && opts.path !== ":memory:") {
@@ -386,8 +385,7 @@ export class SqliteStore implements Store {
         const seq = { next: last + 1 };
         const outcomes = batch.map((m) => this.acceptOne(m, createdAt, seq));
         if (seq.next !== last + 1) stmts.setCounter.run(seq.next - 1, MESSAGE_SEQ);
-        this.txSeq = seq.next - 1;
-        return outcomes;
+        return { outcomes, lastSeq: seq.next - 1 };
       }),
       acknowledgeMany: db.transaction((requests: readonly AckRequest[], updatedAt: Micros) => {
         this.syncRecentIds();
@@ -657,18 +655,18 @@ export class SqliteStore implements Store {
   async acceptMessages(batch: readonly NewMessage[]): Promise<AcceptOutcome[]> {
     if (this.writeHold) await this.writable();
     const createdAt = nowMicros();
-    let outcomes: AcceptOutcome[];
+    let committed: { outcomes: AcceptOutcome[]; lastSeq: number };
     try {
-      outcomes = this.txs.acceptMessages.immediate(batch, createdAt);
+      committed = this.txs.acceptMessages.immediate(batch, createdAt);
     } catch (e) {
       this.txIds.clear();
       throw e;
     }
     for (const [id, row] of this.txIds) this.recentIds.set(id, row);
     this.txIds.clear();
-    this.knownSeq = this.txSeq;
+    this.knownSeq = committed.lastSeq;
     if (this.recentIds.size >= this.recentIdsLimit && !this.indexingIds) this.indexRecentIds();
-    return outcomes;
+    return committed.outcomes;
   }
 
   /** `seq.next` is the rowid the next new message takes; advanced only when one is stored. */
