@@ -47,6 +47,12 @@ export interface ServerConfig {
    */
   commitIntervalMs: number;
   /**
+   * Message transactions that may run at once, each sender always in the same one so its messages
+   * keep their order. 0 = by database: 1 on SQLite (one writer anyway), 4 on PostgreSQL, where one
+   * transaction's inserts overlap another's round trip and commit (BENCHMARKS.md, step 25).
+   */
+  commitLanes: number;
+  /**
    * Pending-connection queue of the listening socket (the kernel caps it at net.core.somaxconn).
    * Node's 511 overflowed ~9,000 times in a 5,000-socket reconnect storm (each a dropped SYN the
    * client retries a second or more later); 4096 took the same storm with none (BENCHMARKS.md).
@@ -105,6 +111,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   maxBufferedBytes: 1024 * 1024,
   maxCommitBatch: 256,
   commitIntervalMs: 1,
+  commitLanes: 0,
   listenBacklog: 4096,
   maxAttachmentBytes: 64 * 1024 * 1024,
   maxBadFrames: 50,
@@ -132,7 +139,14 @@ export function resolveConfig(partial: Partial<ServerConfig> = {}): Readonly<Ser
   }
   if (config.busPollIntervalMs < 10) throw new RangeError("busPollIntervalMs must be at least 10");
   if (!(config.commitIntervalMs >= 0 && config.commitIntervalMs <= 100)) throw new RangeError("commitIntervalMs must be 0..100");
+  if (!(Number.isInteger(config.commitLanes) && config.commitLanes >= 0 && config.commitLanes <= 64)) throw new RangeError("commitLanes must be 0..64");
   return Object.freeze(config);
+}
+
+/** `commitLanes` with 0 resolved for the configured database. */
+export function commitLanesFor(config: Pick<ServerConfig, "commitLanes" | "database">): number {
+  if (config.commitLanes > 0) return config.commitLanes;
+  return config.database === "sqlite" ? 1 : 4;
 }
 
 export function sqlitePath(config: Pick<ServerConfig, "dataDir">): string {

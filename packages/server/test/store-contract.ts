@@ -675,6 +675,8 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         assert.deepEqual(await pendingIds(store, b, 0, 100), [m1.messageId, m2.messageId], "no filter when omitted");
         const seq1 = (await pending(store, b))[0]!.seq;
         assert.deepEqual(await pendingIds(store, b, seq1, 100, m1.createdAt - 1), [m2.messageId], "combines with afterSeq");
+        // An offset beyond 2^53 µs (the year 2255 and later; parsed from any RFC 3339 timestamp) finds nothing instead of failing.
+        assert.deepEqual(await pendingIds(store, b, 0, 100, Date.parse("9999-12-31T23:59:59Z") * 1000), []);
       });
 
       test("each session sees only its own rows", async (store) => {

@@ -68,6 +68,23 @@ export interface MessageOwner {
 
 export type StoredMessage = Omit<NewMessage, "recipientIds"> & { createdAt: Micros };
 
+/** The stored form of an accepted message (field by field: an object rest copy cost ~5% of a busy batch commit). */
+export function storedMessage(m: NewMessage, createdAt: Micros): StoredMessage {
+  return {
+    messageId: m.messageId,
+    conversationId: m.conversationId,
+    userId: m.userId,
+    sessionId: m.sessionId,
+    category: m.category,
+    payload: m.payload,
+    representativeId: m.representativeId,
+    quoteMessageId: m.quoteMessageId,
+    silent: m.silent,
+    expireIn: m.expireIn,
+    createdAt,
+  };
+}
+
 export type AcceptOutcome =
   | {
       kind: "created";

@@ -204,4 +204,79 @@ END
 $fn$;
 `,
   },
+  {
+    // Accept without per-row filters in the common case (BENCHMARKS.md, step 25). When every
+    // candidate id was new, which is nearly always, the status and mailbox rows go in unfiltered
+    // (no conflict is possible: the messages are this transaction's own, recipients and their
+    // sessions distinct) and nothing is read back; migration 3's version filtered every row through
+    // `= ANY(created ids)`, quadratic in the batch, and re-read every id at the end. Only candidates
+    // that were not created come back, so a batch of new messages returns no rows.
+    // ob_accept_messages stays for nodes of the previous version during a rolling upgrade.
+    //
+    // The mailbox loses its primary key: no query looks rows up by seq alone (readers go through
+    // (session_id, seq), acks and expiry through (message_id, session_id)), the identity sequence
+    // already makes seqs unique, and the index cost an insert per mailbox row.
+    version: 4,
+    sql: `
+ALTER TABLE mailbox DROP CONSTRAINT mailbox_pkey;
+
+-- Returns one row per candidate that was not created: found = true with the stored message that
+-- already had the id, or found = false when it vanished between the conflict and the read (expiry).
+CREATE FUNCTION ob_accept_messages_v2(
+  p_ids uuid[], p_conversations uuid[], p_users uuid[], p_sessions uuid[], p_categories text[], p_payloads bytea[],
+  p_representatives uuid[], p_quotes uuid[], p_silent boolean[], p_expire_in bigint[], p_created_at bigint,
+  p_mail_messages uuid[], p_mail_users uuid[], p_lock bigint)
+RETURNS TABLE (message_id uuid, found boolean, conversation_id uuid, user_id uuid, session_id uuid, category text, payload bytea,
+  representative_id uuid, quote_message_id uuid, silent boolean, expire_in bigint, created_at bigint)
+LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+DECLARE
+  v_created uuid[];
+BEGIN
+  WITH ins AS (
+    INSERT INTO messages (message_id, conversation_id, user_id, session_id, category, payload, representative_id, quote_message_id, silent, expire_in, created_at)
+    SELECT t.*, p_created_at
+    FROM unnest(p_ids, p_conversations, p_users, p_sessions, p_categories, p_payloads, p_representatives, p_quotes, p_silent, p_expire_in)
+      AS t(message_id, conversation_id, user_id, session_id, category, payload, representative_id, quote_message_id, silent, expire_in)
+    ORDER BY t.message_id
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING messages.message_id)
+  SELECT coalesce(array_agg(ins.message_id), '{}') INTO v_created FROM ins;
+
+  IF cardinality(v_created) = cardinality(p_ids) THEN
+    INSERT INTO message_status (message_id, user_id, status, updated_at)
+    SELECT r.message_id, r.user_id, 0, p_created_at FROM unnest(p_mail_messages, p_mail_users) AS r(message_id, user_id)
+    ORDER BY r.message_id, r.user_id;
+    PERFORM pg_advisory_xact_lock(p_lock);
+    -- Row order (input order, then each recipient's sessions oldest first) is the seq order.
+    INSERT INTO mailbox (user_id, session_id, message_id, created_at)
+    SELECT s.user_id, s.session_id, r.message_id, p_created_at
+    FROM unnest(p_mail_messages, p_mail_users) WITH ORDINALITY AS r(message_id, user_id, ord)
+    JOIN sessions s ON s.user_id = r.user_id AND s.user_id = ANY(p_mail_users)
+    ORDER BY r.ord, s.created_at, s.session_id;
+    RETURN;
+  END IF;
+
+  IF EXISTS (SELECT 1 FROM unnest(p_mail_messages) AS r(message_id) WHERE r.message_id = ANY(v_created)) THEN
+    INSERT INTO message_status (message_id, user_id, status, updated_at)
+    SELECT r.message_id, r.user_id, 0, p_created_at FROM unnest(p_mail_messages, p_mail_users) AS r(message_id, user_id)
+    WHERE r.message_id = ANY(v_created)
+    ORDER BY r.message_id, r.user_id;
+    PERFORM pg_advisory_xact_lock(p_lock);
+    INSERT INTO mailbox (user_id, session_id, message_id, created_at)
+    SELECT s.user_id, s.session_id, r.message_id, p_created_at
+    FROM unnest(p_mail_messages, p_mail_users) WITH ORDINALITY AS r(message_id, user_id, ord)
+    JOIN sessions s ON s.user_id = r.user_id AND s.user_id = ANY(p_mail_users)
+    WHERE r.message_id = ANY(v_created)
+    ORDER BY r.ord, s.created_at, s.session_id;
+  END IF;
+  -- ON CONFLICT waited for the other writer to commit, so its rows are visible now.
+  RETURN QUERY SELECT c.id, m.message_id IS NOT NULL, m.conversation_id, m.user_id, m.session_id, m.category, m.payload,
+      m.representative_id, m.quote_message_id, m.silent, m.expire_in, m.created_at
+    FROM unnest(p_ids) AS c(id) LEFT JOIN messages m ON m.message_id = c.id
+    WHERE NOT (c.id = ANY(v_created));
+END
+$fn$;
+`,
+  },
 ];

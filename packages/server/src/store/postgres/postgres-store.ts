@@ -3,6 +3,7 @@ import pg from "pg";
 import { STATUS_RANK, isUuid, type ConversationCategory, type MessageStatus, type ParticipantRole } from "@openblaze/protocol";
 import {
   nowMicros,
+  storedMessage,
   type AcceptOutcome,
   type AckInput,
   type AckOutcome,
@@ -21,6 +22,7 @@ import {
   type StoredMessage,
   type User,
 } from "../store.js";
+import { boolArray, byteaArray, int2Array, int4Array, int8Array, textArray, uuidArray } from "./binary-arrays.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { ReadBatcher } from "./read-batcher.js";
 
@@ -185,7 +187,7 @@ function toAttachment(r: Record<string, any>): Attachment {
 const MESSAGE_COLUMNS = `message_id, conversation_id, user_id, session_id, category, payload, representative_id, quote_message_id, silent, expire_in, created_at`;
 
 export const SQL = {
-  acceptMessages: `SELECT * FROM ob_accept_messages($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bytea[], $7::uuid[], $8::uuid[],
+  acceptMessages: `SELECT * FROM ob_accept_messages_v2($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bytea[], $7::uuid[], $8::uuid[],
     $9::boolean[], $10::bigint[], $11::bigint, $12::uuid[], $13::uuid[], $14::bigint)`,
   acknowledge: `SELECT * FROM ob_acknowledge($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::uuid[], $6::uuid[], $7::text[], $8::bigint)`,
   knownMessages: `SELECT message_id FROM messages WHERE message_id = ANY($1::uuid[])`,
@@ -432,7 +434,7 @@ export class PostgresStore implements Store {
 
   /** One query for a turn's lookups: each conversation's row repeated on each participant's. */
   private async readMemberships(conversationIds: readonly string[]): Promise<(Membership | undefined)[]> {
-    const { rows } = await this.pool.query({ name: "ob_memberships", text: SQL.memberships, values: [conversationIds] });
+    const { rows } = await this.pool.query({ name: "ob_memberships", text: SQL.memberships, values: [uuidArray(conversationIds)] });
     const found = new Map<string, Membership>();
     for (const r of rows) {
       let m = found.get(r.conversation_id);
@@ -485,41 +487,42 @@ export class PostgresStore implements Store {
         mailUsers.push(r);
       }
     }
-    const rows = await this.call<MessageRow & { created: boolean }>({
-      name: "ob_accept_messages",
+    // Arrays go in PostgreSQL's binary format (see binary-arrays.ts); ids were validated upstream.
+    const rows = await this.call<MessageRow & { found: boolean }>({
+      name: "ob_accept_messages_v2",
       text: SQL.acceptMessages,
       values: [
-        cands.map((m) => m.messageId),
-        cands.map((m) => m.conversationId),
-        cands.map((m) => m.userId),
-        cands.map((m) => m.sessionId),
-        cands.map((m) => m.category),
-        cands.map((m) => m.payload),
-        cands.map((m) => orNull(m.representativeId)),
-        cands.map((m) => orNull(m.quoteMessageId)),
-        cands.map((m) => m.silent),
-        cands.map((m) => m.expireIn),
+        uuidArray(cands.map((m) => m.messageId)),
+        uuidArray(cands.map((m) => m.conversationId)),
+        uuidArray(cands.map((m) => m.userId)),
+        uuidArray(cands.map((m) => m.sessionId)),
+        textArray(cands.map((m) => m.category)),
+        byteaArray(cands.map((m) => m.payload)),
+        uuidArray(cands.map((m) => orNull(m.representativeId))),
+        uuidArray(cands.map((m) => orNull(m.quoteMessageId))),
+        boolArray(cands.map((m) => m.silent)),
+        int8Array(cands.map((m) => m.expireIn)),
         createdAt,
-        mailMessages,
-        mailUsers,
+        uuidArray(mailMessages),
+        uuidArray(mailUsers),
         this.mailboxLock,
       ],
     });
-    const created = new Set<string>();
+    // Rows come back only for candidates that were not created.
+    const notCreated = new Set<string>();
     const existing = new Map<string, StoredMessage>();
     for (const r of rows) {
-      if (r.created) created.add(r.message_id);
-      else existing.set(r.message_id, toMessage(r));
+      notCreated.add(r.message_id);
+      if (r.found) existing.set(r.message_id, toMessage(r));
     }
 
     const firstOutcome = new Map<string, StoredMessage>();
     return batch.map((m): AcceptOutcome => {
       const isCandidate = candidates.get(m.messageId) === m && !firstOutcome.has(m.messageId);
-      if (isCandidate && created.has(m.messageId)) {
-        const { recipientIds, ...rest } = m;
-        const message: StoredMessage = { ...rest, createdAt };
+      if (isCandidate && !notCreated.has(m.messageId)) {
+        const message = storedMessage(m, createdAt);
         firstOutcome.set(m.messageId, message);
-        return { kind: "created", message, deliveredTo: [...new Set(recipientIds)] };
+        return { kind: "created", message, deliveredTo: m.recipientIds.length === 1 ? [m.recipientIds[0]!] : [...new Set(m.recipientIds)] };
       }
       const stored = firstOutcome.get(m.messageId) ?? existing.get(m.messageId);
       // Neither created nor found: an expiry removed the holder of the id between the conflict and
@@ -542,7 +545,7 @@ export class PostgresStore implements Store {
     const { rows } = await this.pool.query<{ message_id: string; user_id: string; conversation_id: string }>({
       name: "ob_owners_by_ids",
       text: SQL.ownersByIds,
-      values: [ids],
+      values: [uuidArray(ids)],
     });
     for (const r of rows) owners.set(r.message_id, { userId: r.user_id, conversationId: r.conversation_id });
     return owners;
@@ -558,7 +561,7 @@ export class PostgresStore implements Store {
     const { rows } = await this.pool.query<MessageRow & { i: number; seq: number; owner_id: string }>({
       name: "ob_pending_many",
       text: SQL.pendingMany,
-      values: [reqs.map((r) => r.sessionId), reqs.map((r) => r.afterSeq), reqs.map((r) => r.limit), reqs.map((r) => r.createdAfter)],
+      values: [uuidArray(reqs.map((r) => r.sessionId)), int8Array(reqs.map((r) => r.afterSeq)), int4Array(reqs.map((r) => r.limit)), int8Array(reqs.map((r) => r.createdAfter))],
     });
     const pages: PendingMessage[][] = reqs.map(() => []);
     const owners: string[] = [];
@@ -616,13 +619,13 @@ export class PostgresStore implements Store {
       name: "ob_acknowledge",
       text: SQL.acknowledge,
       values: [
-        uuids(pairList.map(([, [u]]) => u)),
-        uuids(pairList.map(([, [, m]]) => m)),
-        pairList.map(([k]) => k),
-        pairList.map(([k]) => ranks.get(k)!),
-        uuids(d.map((t) => t[0])),
-        uuids(d.map((t) => t[2])),
-        d.map((t) => t.join(" ").toLowerCase()),
+        uuidArray(uuids(pairList.map(([, [u]]) => u))),
+        uuidArray(uuids(pairList.map(([, [, m]]) => m))),
+        textArray(pairList.map(([k]) => k)),
+        int2Array(pairList.map(([k]) => ranks.get(k)!)),
+        uuidArray(uuids(d.map((t) => t[0]))),
+        uuidArray(uuids(d.map((t) => t[2]))),
+        textArray(d.map((t) => t.join(" ").toLowerCase())),
         updatedAt,
       ],
     });
@@ -631,7 +634,7 @@ export class PostgresStore implements Store {
     const missing = uuids(pairList.filter(([k]) => !mine.has(k)).map(([, [, m]]) => m));
     const known = new Set<string>();
     if (missing.length > 0) {
-      const r = await this.pool.query<{ message_id: string }>({ name: "ob_known_messages", text: SQL.knownMessages, values: [missing] });
+      const r = await this.pool.query<{ message_id: string }>({ name: "ob_known_messages", text: SQL.knownMessages, values: [uuidArray(missing)] });
       for (const row of r.rows) known.add(row.message_id);
     }
     const status = new Map([...mine].map(([k, r]) => [k, r.status]));

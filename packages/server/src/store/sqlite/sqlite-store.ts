@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { STATUS_RANK, type ConversationCategory, type MessageStatus, type ParticipantRole } from "@openblaze/protocol";
 import {
   nowMicros,
+  storedMessage,
   type AcceptOutcome,
   type AckInput,
   type AckOutcome,
@@ -704,8 +705,7 @@ export class SqliteStore implements Store {
       for (const r of this.stmts.insertMailboxAll.all(row, recipients)) mailbox.push({ userId: r.user_id, sessionId: r.session_id, seq: row });
       this.stmts.insertStatusAll.run(row, createdAt, recipients);
     }
-    const { recipientIds: _unused, ...stored } = m;
-    return { kind: "created", message: { ...stored, createdAt }, deliveredTo, mailbox, seq: row };
+    return { kind: "created", message: storedMessage(m, createdAt), deliveredTo, mailbox, seq: row };
   }
 
   async getMessage(messageId: string): Promise<StoredMessage | undefined> {
