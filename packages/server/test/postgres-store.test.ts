@@ -149,8 +149,49 @@ describe("PostgresStore specifics", () => {
       const [dup] = await store.acceptMessages([{ ...before, recipientIds: [b.userId] }]);
       assert.equal(dup?.kind, "duplicate");
       assert.equal(await store.pendingCount(b.userId), 3);
+      // Acks work on both kinds of row: the old message has its status row from the old accept, the
+      // new one gets its row on this first ack; the sender is no recipient of either.
+      const newId = created.kind === "created" ? created.message.messageId : "";
+      const statusRows = async () => Number((await old.query("SELECT count(*) AS n FROM message_status")).rows[0].n);
+      assert.equal(await statusRows(), 2, "rows of the two messages the old function accepted; none for the new one");
+      const acked = await store.acknowledge(b.userId, b.sessionId, [
+        { messageId: before.messageId, status: "READ" },
+        { messageId: newId, status: "READ" },
+      ]);
+      assert.deepEqual(acked.map((o) => o.kind), ["advanced", "advanced"]);
+      assert.equal(await statusRows(), 3);
+      assert.deepEqual((await store.acknowledge(a.userId, a.sessionId, [{ messageId: newId, status: "READ" }])).map((o) => o.kind), ["forbidden"]);
+      assert.equal(await store.pendingCount(b.userId), 1);
     } finally {
       await old.end();
+      await store.close();
+    }
+  });
+
+  it("status rows are made on the first ack; concurrent first acks of the same pairs neither fail nor double-advance", async () => {
+    const schema = fresh();
+    const store = open(schema, 8);
+    try {
+      await store.migrate();
+      const a = await user(store);
+      const members = await Promise.all(Array.from({ length: 4 }, () => user(store)));
+      const conv = randomUUID();
+      const sent = Array.from({ length: 30 }, () => message(a, conv, members.map((m) => m.userId)));
+      await store.acceptMessages(sent);
+      const count = async () => Number((await store.pool.query("SELECT count(*) AS n FROM message_status")).rows[0].n);
+      assert.equal(await count(), 0, "no status row before any ack");
+      // Every member acks every message READ from two places at once, in opposite orders.
+      const acks = sent.map((m) => ({ messageId: m.messageId, status: "READ" as const }));
+      const results = await Promise.all(
+        members.flatMap((m) => [store.acknowledge(m.userId, m.sessionId, acks), store.acknowledge(m.userId, m.sessionId, [...acks].reverse())]),
+      );
+      const advanced = results.flat().filter((o) => o.kind === "advanced").length;
+      assert.equal(advanced, 30 * 4, "each (member, message) advanced exactly once");
+      assert.equal(results.flat().filter((o) => o.kind !== "advanced" && o.kind !== "unchanged").length, 0);
+      assert.equal(await count(), 30 * 4);
+      const { rows } = await store.pool.query("SELECT DISTINCT status FROM message_status");
+      assert.deepEqual(rows.map((r) => r.status), [2]);
+    } finally {
       await store.close();
     }
   });

@@ -205,13 +205,20 @@ $fn$;
 `,
   },
   {
-    // Accept without per-row filters in the common case (BENCHMARKS.md, step 25). When every
-    // candidate id was new, which is nearly always, the status and mailbox rows go in unfiltered
-    // (no conflict is possible: the messages are this transaction's own, recipients and their
-    // sessions distinct) and nothing is read back; migration 3's version filtered every row through
-    // `= ANY(created ids)`, quadratic in the batch, and re-read every id at the end. Only candidates
-    // that were not created come back, so a batch of new messages returns no rows.
-    // ob_accept_messages stays for nodes of the previous version during a rolling upgrade.
+    // Accept cheaper (BENCHMARKS.md, step 25).
+    //
+    // Status rows on demand: a message records its recipients (messages.recipients) instead of
+    // getting one SENT status row per recipient up front; ob_acknowledge creates a recipient's row
+    // (SENT, at the message's time) the first time it is acked, then works as before. A stored
+    // message costs two rows instead of three. Rows written by earlier versions (recipients NULL,
+    // status rows present) keep working, and nodes of the previous version, mid rolling upgrade,
+    // call the replaced ob_acknowledge and their ob_accept_messages as before.
+    //
+    // No per-row filters in the common case: when every candidate id was new, which is nearly
+    // always, the mailbox rows go in unfiltered (no conflict is possible: the messages are this
+    // transaction's own, recipients and their sessions distinct) and nothing is read back;
+    // migration 3's version filtered every row through `= ANY(created ids)`, quadratic in the batch,
+    // and re-read every id at the end. Only candidates that were not created come back.
     //
     // The mailbox loses its primary key: no query looks rows up by seq alone (readers go through
     // (session_id, seq), acks and expiry through (message_id, session_id)), the identity sequence
@@ -219,13 +226,16 @@ $fn$;
     version: 4,
     sql: `
 ALTER TABLE mailbox DROP CONSTRAINT mailbox_pkey;
+-- NULL: a message stored by an earlier version, whose recipients all have status rows.
+ALTER TABLE messages ADD COLUMN recipients uuid[];
 
--- Returns one row per candidate that was not created: found = true with the stored message that
--- already had the id, or found = false when it vanished between the conflict and the read (expiry).
+-- p_rcpt_from / p_rcpt_to: each candidate's recipients are p_mail_users[from:to] (from = to + 1 for
+-- none). Returns one row per candidate that was not created: found = true with the stored message
+-- that already had the id, or found = false when it vanished between the conflict and the read.
 CREATE FUNCTION ob_accept_messages_v2(
   p_ids uuid[], p_conversations uuid[], p_users uuid[], p_sessions uuid[], p_categories text[], p_payloads bytea[],
   p_representatives uuid[], p_quotes uuid[], p_silent boolean[], p_expire_in bigint[], p_created_at bigint,
-  p_mail_messages uuid[], p_mail_users uuid[], p_lock bigint)
+  p_mail_messages uuid[], p_mail_users uuid[], p_rcpt_from integer[], p_rcpt_to integer[], p_lock bigint)
 RETURNS TABLE (message_id uuid, found boolean, conversation_id uuid, user_id uuid, session_id uuid, category text, payload bytea,
   representative_id uuid, quote_message_id uuid, silent boolean, expire_in bigint, created_at bigint)
 LANGUAGE plpgsql AS $fn$
@@ -234,19 +244,17 @@ DECLARE
   v_created uuid[];
 BEGIN
   WITH ins AS (
-    INSERT INTO messages (message_id, conversation_id, user_id, session_id, category, payload, representative_id, quote_message_id, silent, expire_in, created_at)
-    SELECT t.*, p_created_at
-    FROM unnest(p_ids, p_conversations, p_users, p_sessions, p_categories, p_payloads, p_representatives, p_quotes, p_silent, p_expire_in)
-      AS t(message_id, conversation_id, user_id, session_id, category, payload, representative_id, quote_message_id, silent, expire_in)
+    INSERT INTO messages (message_id, conversation_id, user_id, session_id, category, payload, representative_id, quote_message_id, silent, expire_in, created_at, recipients)
+    SELECT t.message_id, t.conversation_id, t.user_id, t.session_id, t.category, t.payload, t.representative_id, t.quote_message_id, t.silent, t.expire_in,
+      p_created_at, p_mail_users[t.rcpt_from:t.rcpt_to]
+    FROM unnest(p_ids, p_conversations, p_users, p_sessions, p_categories, p_payloads, p_representatives, p_quotes, p_silent, p_expire_in, p_rcpt_from, p_rcpt_to)
+      AS t(message_id, conversation_id, user_id, session_id, category, payload, representative_id, quote_message_id, silent, expire_in, rcpt_from, rcpt_to)
     ORDER BY t.message_id
     ON CONFLICT (message_id) DO NOTHING
     RETURNING messages.message_id)
   SELECT coalesce(array_agg(ins.message_id), '{}') INTO v_created FROM ins;
 
   IF cardinality(v_created) = cardinality(p_ids) THEN
-    INSERT INTO message_status (message_id, user_id, status, updated_at)
-    SELECT r.message_id, r.user_id, 0, p_created_at FROM unnest(p_mail_messages, p_mail_users) AS r(message_id, user_id)
-    ORDER BY r.message_id, r.user_id;
     PERFORM pg_advisory_xact_lock(p_lock);
     -- Row order (input order, then each recipient's sessions oldest first) is the seq order.
     INSERT INTO mailbox (user_id, session_id, message_id, created_at)
@@ -258,10 +266,6 @@ BEGIN
   END IF;
 
   IF EXISTS (SELECT 1 FROM unnest(p_mail_messages) AS r(message_id) WHERE r.message_id = ANY(v_created)) THEN
-    INSERT INTO message_status (message_id, user_id, status, updated_at)
-    SELECT r.message_id, r.user_id, 0, p_created_at FROM unnest(p_mail_messages, p_mail_users) AS r(message_id, user_id)
-    WHERE r.message_id = ANY(v_created)
-    ORDER BY r.message_id, r.user_id;
     PERFORM pg_advisory_xact_lock(p_lock);
     INSERT INTO mailbox (user_id, session_id, message_id, created_at)
     SELECT s.user_id, s.session_id, r.message_id, p_created_at
@@ -275,6 +279,40 @@ BEGIN
       m.representative_id, m.quote_message_id, m.silent, m.expire_in, m.created_at
     FROM unnest(p_ids) AS c(id) LEFT JOIN messages m ON m.message_id = c.id
     WHERE NOT (c.id = ANY(v_created));
+END
+$fn$;
+
+-- Migration 3's ob_acknowledge (same signature, so nodes of either version call this one), first
+-- creating the SENT status row of each requested pair whose user is among the message's recipients
+-- and has none yet. Inserted in (message, user) key order like the accept did, so two ackers of
+-- the same pairs wait for each other instead of deadlocking.
+CREATE OR REPLACE FUNCTION ob_acknowledge(
+  p_pair_users uuid[], p_pair_messages uuid[], p_pair_keys text[], p_pair_ranks smallint[],
+  p_del_sessions uuid[], p_del_messages uuid[], p_del_keys text[], p_updated_at bigint)
+RETURNS TABLE (user_id uuid, message_id uuid, status smallint, sender_id uuid, conversation_id uuid)
+LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+BEGIN
+  INSERT INTO message_status (message_id, user_id, status, updated_at)
+  SELECT m.message_id, u.user_id, 0, m.created_at
+    FROM messages m CROSS JOIN LATERAL unnest(m.recipients) AS u(user_id)
+    WHERE m.message_id = ANY(p_pair_messages) AND m.recipients IS NOT NULL AND u.user_id = ANY(p_pair_users)
+      AND (u.user_id::text || ' ' || m.message_id::text) = ANY(p_pair_keys)
+    ORDER BY m.message_id, u.user_id
+    ON CONFLICT DO NOTHING;
+  RETURN QUERY SELECT st.user_id, st.message_id, st.status, m.user_id, m.conversation_id
+    FROM message_status st JOIN messages m ON m.message_id = st.message_id AND m.message_id = ANY(p_pair_messages)
+    WHERE st.message_id = ANY(p_pair_messages) AND st.user_id = ANY(p_pair_users)
+      AND (st.user_id::text || ' ' || st.message_id::text) = ANY(p_pair_keys)
+    ORDER BY st.user_id, st.message_id
+    FOR UPDATE OF st;
+  DELETE FROM mailbox mb
+    WHERE mb.message_id = ANY(p_del_messages) AND mb.session_id = ANY(p_del_sessions)
+      AND (mb.session_id::text || ' ' || mb.user_id::text || ' ' || mb.message_id::text) = ANY(p_del_keys);
+  UPDATE message_status st
+    SET status = p_pair_ranks[array_position(p_pair_keys, st.user_id::text || ' ' || st.message_id::text)], updated_at = p_updated_at
+    WHERE st.message_id = ANY(p_pair_messages) AND st.user_id = ANY(p_pair_users)
+      AND st.status < p_pair_ranks[array_position(p_pair_keys, st.user_id::text || ' ' || st.message_id::text)];
 END
 $fn$;
 `,

@@ -188,7 +188,7 @@ const MESSAGE_COLUMNS = `message_id, conversation_id, user_id, session_id, categ
 
 export const SQL = {
   acceptMessages: `SELECT * FROM ob_accept_messages_v2($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bytea[], $7::uuid[], $8::uuid[],
-    $9::boolean[], $10::bigint[], $11::bigint, $12::uuid[], $13::uuid[], $14::bigint)`,
+    $9::boolean[], $10::bigint[], $11::bigint, $12::uuid[], $13::uuid[], $14::integer[], $15::integer[], $16::bigint)`,
   acknowledge: `SELECT * FROM ob_acknowledge($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::uuid[], $6::uuid[], $7::text[], $8::bigint)`,
   knownMessages: `SELECT message_id FROM messages WHERE message_id = ANY($1::uuid[])`,
   memberships: `
@@ -481,11 +481,16 @@ export class PostgresStore implements Store {
 
     const mailMessages: string[] = [];
     const mailUsers: string[] = [];
+    // Each candidate's recipients are mailUsers[from..to] (1-based, inclusive; from = to + 1 for none).
+    const rcptFrom: number[] = [];
+    const rcptTo: number[] = [];
     for (const m of cands) {
-      for (const r of new Set(m.recipientIds)) {
+      rcptFrom.push(mailUsers.length + 1);
+      for (const r of m.recipientIds.length === 1 ? m.recipientIds : new Set(m.recipientIds)) {
         mailMessages.push(m.messageId);
         mailUsers.push(r);
       }
+      rcptTo.push(mailUsers.length);
     }
     // Arrays go in PostgreSQL's binary format (see binary-arrays.ts); ids were validated upstream.
     const rows = await this.call<MessageRow & { found: boolean }>({
@@ -505,6 +510,8 @@ export class PostgresStore implements Store {
         createdAt,
         uuidArray(mailMessages),
         uuidArray(mailUsers),
+        int4Array(rcptFrom),
+        int4Array(rcptTo),
         this.mailboxLock,
       ],
     });
