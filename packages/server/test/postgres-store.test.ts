@@ -285,6 +285,18 @@ describe("PostgresStore specifics", () => {
       const many = await count(200);
       assert.equal(many, one, `statements for 1 message: ${one}, for 200: ${many}`);
       assert.equal(one, 1, `one call of ob_accept_messages: got ${one}`);
+      // Requests of several items cost nothing more while none holds a stored id; one that does
+      // costs a failed call (nothing written), an owners read and the call again.
+      const requests = Array.from({ length: 4 }, () => Array.from({ length: 50 }, () => message(a, conv, [recipients[0]!.userId])));
+      const fine = await countingQueries(() => store.acceptMessages(requests.flat(), [50, 50, 50, 50]));
+      assert.equal(fine.queries, 1);
+      assert.ok(fine.result.every((o) => o.kind === "created"));
+      const other = await user(store);
+      const clash = [...requests[0]!.slice(0, 2), { ...message(other, conv, [a.userId]), messageId: requests[1]![0]!.messageId }];
+      const fresh = Array.from({ length: 3 }, () => message(a, conv, [recipients[0]!.userId]));
+      const mixed = await countingQueries(() => store.acceptMessages([...clash, ...fresh], [3, 3]));
+      assert.equal(mixed.queries, 3);
+      assert.deepEqual(mixed.result.map((o) => o.kind), ["refused", "refused", "conflict", "created", "created", "created"]);
     } finally {
       await store.close();
     }

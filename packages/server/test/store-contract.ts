@@ -608,6 +608,40 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         assert.deepEqual(await pending(store, a), []);
       });
 
+      test("requests are all or nothing: a conflict anywhere in one (stored, earlier in the batch, or its own) stores none of it", async (store) => {
+        const { a, b, c, conv } = await world(store);
+        const held = newMessage(c, conv, [a, b]);
+        await acceptOne(store, held);
+        const resent = newMessage(a, conv, [b]);
+        const resentStored = await acceptOne(store, resent);
+        const fresh = () => newMessage(a, conv, [b]);
+        const x = fresh();
+        const r1 = [fresh(), { ...newMessage(a, conv, [b]), messageId: held.messageId }, fresh()]; // id held in the store by c
+        const r2 = [x, fresh()]; // fine: stored
+        const r3 = [fresh(), { ...newMessage(b, conv, [a]), messageId: x.messageId }]; // x now held by a (r2), b reuses it
+        const y = fresh();
+        const r4 = [y, { ...newMessage(a, conv, [c]), messageId: y.messageId, conversationId: held.conversationId }]; // fine: same sender and conversation
+        const z = fresh();
+        const r5 = [z, fresh(), { ...newMessage(c, conv, [a]), messageId: z.messageId }]; // its own earlier item
+        const r6 = [{ ...resent }, fresh()]; // a duplicate of a stored message is no conflict
+        const r7 = [r1[0]!]; // r1 was refused, so its first id is free again
+        const requests = [r1, r2, r3, r4, r5, r6, r7];
+        const outcomes = await store.acceptMessages(requests.flat(), requests.map((r) => r.length));
+        assert.deepEqual(
+          outcomes.map((o) => o.kind),
+          ["refused", "conflict", "refused", "created", "created", "refused", "conflict", "created", "duplicate", "refused", "refused", "conflict", "duplicate", "created", "created"],
+        );
+        assert.deepEqual(outcomes[12], { kind: "duplicate", message: resentStored });
+        assert.deepEqual(
+          await pendingIds(store, b),
+          [held.messageId, resent.messageId, x.messageId, r2[1]!.messageId, y.messageId, r6[1]!.messageId, r1[0]!.messageId],
+          "nothing of the refused requests was stored",
+        );
+        for (const m of [r1[2]!, r3[0]!, r5[0]!, r5[1]!]) assert.equal(await store.getMessage(m.messageId), undefined);
+        await assert.rejects(store.acceptMessages([fresh(), fresh()], [1]), RangeError);
+        await assert.rejects(store.acceptMessages([fresh()], [1, 0]), RangeError);
+      });
+
       test("concurrent accepts of one message id: one created, the rest duplicates", async (store) => {
         const { a, b, conv } = await world(store);
         const m = newMessage(a, conv, [b]);

@@ -27,7 +27,10 @@ export class GroupCommitter {
             const started = performance.now();
             let outcomes: AcceptOutcome[];
             try {
-              outcomes = await store.acceptMessages(requests.flat());
+              outcomes = await store.acceptMessages(
+                requests.flat(),
+                requests.map((items) => items.length),
+              );
             } catch (e) {
               metrics?.commitFailed();
               throw e;
@@ -40,10 +43,11 @@ export class GroupCommitter {
     );
   }
 
-  /** `items` come from one sender (one socket or HTTP request). */
+  /** `items` come from one sender (one socket or HTTP request) and are stored all or nothing (Store.acceptMessages). */
   submit(items: readonly NewMessage[]): Promise<AcceptOutcome[]> {
     const first = items[0];
-    const lane = first === undefined || this.lanes.length === 1 ? 0 : laneOf(first.userId, first.sessionId, this.lanes.length);
+    if (first === undefined) return Promise.resolve([]);
+    const lane = this.lanes.length === 1 ? 0 : laneOf(first.userId, first.sessionId, this.lanes.length);
     return this.lanes[lane]!.submit(items);
   }
 

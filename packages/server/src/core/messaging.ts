@@ -63,26 +63,19 @@ export class MessagingService {
     // A batch mostly repeats a few conversations: each is read once per request, not once per item.
     const memberships = new Map<string, Promise<Membership>>();
     for (const input of inputs) messages.push(await this.admit(who, input, memberships));
-    // A batch is all or nothing, but the commit stores its other items even when one id conflicts:
-    // refuse ids taken by another sender or conversation before committing anything.
-    if (messages.length > 1) {
-      const owners = await this.store.messageOwners(messages.map((m) => m.messageId));
-      messages.forEach((m, i) => {
-        const e = owners.get(m.messageId);
-        if (e && (e.userId !== who.userId || e.conversationId !== m.conversationId)) throw idTaken(m, i);
-      });
-    }
     this.limiter.take(who.userId, messages.length);
+    // A batch is all or nothing: the store refuses the whole request when one of its ids is taken
+    // by another sender or conversation (Store.acceptMessages).
     const outcomes = await this.committer.submit(messages);
-    // Whatever was stored is announced, even when another item then fails the request (the rare
-    // race in the id pre-check above): stored rows must wake their recipients.
+    // Whatever was stored is announced, even when another item then fails the request (a race with
+    // another node for the same id, see Store.acceptMessages): stored rows must wake their recipients.
     this.announce(outcomes);
-    const results: SendResult[] = [];
-    outcomes.forEach((o, i) => {
-      if (o.kind === "conflict") throw idTaken(messages[i]!, i);
-      results.push({ message: o.message, created: o.kind === "created" });
+    const conflict = outcomes.findIndex((o) => o.kind === "conflict");
+    if (conflict >= 0) throw idTaken(messages[conflict]!, conflict);
+    return outcomes.map((o) => {
+      if (o.kind === "conflict" || o.kind === "refused") throw new Error(`a ${o.kind} item in a request without a conflict`);
+      return { message: o.message, created: o.kind === "created" };
     });
-    return results;
   }
 
   /**

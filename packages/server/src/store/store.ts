@@ -105,7 +105,9 @@ export type AcceptOutcome =
   /** Same id, same sender and conversation: the stored message, nothing new delivered. */
   | { kind: "duplicate"; message: StoredMessage }
   /** Same id already used by another sender or conversation. */
-  | { kind: "conflict" };
+  | { kind: "conflict" }
+  /** Not stored: another item of the same request is a conflict (see `acceptMessages`). */
+  | { kind: "refused" };
 
 /**
  * One inserted mailbox row: `seq` in `sessionId`'s mailbox (of user `userId`). Seqs are unique
@@ -200,8 +202,19 @@ export interface Store {
   removeParticipants(conversationId: string, userIds: readonly string[]): Promise<string[]>;
   setRole(conversationId: string, userId: string, role: ParticipantRole): Promise<boolean>;
 
-  /** One transaction for the whole batch (group commit); outcomes in input order. */
-  acceptMessages(batch: readonly NewMessage[]): Promise<AcceptOutcome[]>;
+  /**
+   * One transaction for the whole batch (group commit); outcomes in input order.
+   *
+   * `requestSizes` splits the batch into the requests it joins (sizes in order, summing to its
+   * length; default: every item alone). A request is stored all or nothing with respect to ids:
+   * when one of its items is a conflict (its id held by another sender or conversation, whether
+   * stored before or earlier in this batch, its own request included), none of its items is
+   * stored; that item's outcome is "conflict" and the others' "refused". Duplicates (same id, sender
+   * and conversation) are no conflict. (PostgreSQL, when a batch does hold a
+   * conflict, checks before it writes: a request racing a concurrent transaction for one of its ids
+   * can then still be partly stored, as it could before stores took requests.)
+   */
+  acceptMessages(batch: readonly NewMessage[], requestSizes?: readonly number[]): Promise<AcceptOutcome[]>;
   getMessage(messageId: string): Promise<StoredMessage | undefined>;
   /** Sender and conversation of those ids that are already taken (a batch's all-or-nothing pre-check). */
   messageOwners(messageIds: readonly string[]): Promise<Map<string, MessageOwner>>;
@@ -242,6 +255,17 @@ export interface Store {
   lastRevocationSeq(): Promise<number>;
   /** Mailbox rows waiting for an ack: all of them, or one user's (every session). */
   pendingCount(userId?: string): Promise<number>;
+}
+
+/** Throws unless `requestSizes` (when given) are positive integers summing to the batch's length. */
+export function checkRequestSizes(batch: readonly unknown[], requestSizes: readonly number[] | undefined): void {
+  if (requestSizes === undefined) return;
+  let sum = 0;
+  for (const n of requestSizes) {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`request sizes must be positive integers, got ${n}`);
+    sum += n;
+  }
+  if (sum !== batch.length) throw new RangeError(`request sizes sum to ${sum}, the batch has ${batch.length} items`);
 }
 
 export function nowMicros(): Micros {

@@ -230,12 +230,13 @@ ALTER TABLE mailbox DROP CONSTRAINT mailbox_pkey;
 ALTER TABLE messages ADD COLUMN recipients uuid[];
 
 -- p_rcpt_from / p_rcpt_to: each candidate's recipients are p_mail_users[from:to] (from = to + 1 for
--- none). Returns one row per candidate that was not created: found = true with the stored message
+-- none). p_atomic marks candidates of all-or-nothing requests: when one of them was not created,
+-- the call fails with SQLSTATE OBC01 and writes nothing (the store then checks owners first). Returns one row per candidate that was not created: found = true with the stored message
 -- that already had the id, or found = false when it vanished between the conflict and the read.
 CREATE FUNCTION ob_accept_messages_v2(
   p_ids uuid[], p_conversations uuid[], p_users uuid[], p_sessions uuid[], p_categories text[], p_payloads bytea[],
   p_representatives uuid[], p_quotes uuid[], p_silent boolean[], p_expire_in bigint[], p_created_at bigint,
-  p_mail_messages uuid[], p_mail_users uuid[], p_rcpt_from integer[], p_rcpt_to integer[], p_lock bigint)
+  p_mail_messages uuid[], p_mail_users uuid[], p_rcpt_from integer[], p_rcpt_to integer[], p_atomic boolean[], p_lock bigint)
 RETURNS TABLE (message_id uuid, found boolean, conversation_id uuid, user_id uuid, session_id uuid, category text, payload bytea,
   representative_id uuid, quote_message_id uuid, silent boolean, expire_in bigint, created_at bigint)
 LANGUAGE plpgsql AS $fn$
@@ -263,6 +264,9 @@ BEGIN
     JOIN sessions s ON s.user_id = r.user_id AND s.user_id = ANY(p_mail_users)
     ORDER BY r.ord, s.created_at, s.session_id;
     RETURN;
+  END IF;
+  IF EXISTS (SELECT 1 FROM unnest(p_ids, p_atomic) AS a(id, atomic) WHERE a.atomic AND NOT (a.id = ANY(v_created))) THEN
+    RAISE EXCEPTION 'an id of an all-or-nothing request is already stored' USING ERRCODE = 'OBC01';
   END IF;
 
   IF EXISTS (SELECT 1 FROM unnest(p_mail_messages) AS r(message_id) WHERE r.message_id = ANY(v_created)) THEN

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import pg from "pg";
 import { STATUS_RANK, isUuid, type ConversationCategory, type MessageStatus, type ParticipantRole } from "@openblaze/protocol";
 import {
+  checkRequestSizes,
   nowMicros,
   storedMessage,
   type AcceptOutcome,
@@ -101,6 +102,56 @@ const orEmpty = (id: string | null): string => id ?? "";
 /** Lookups by a string that is no canonical UUID find nothing (as in SQLite) instead of failing. */
 const uuids = (ids: readonly string[]): string[] => [...new Set(ids.filter(isUuid))];
 
+/** SQLSTATE ob_accept_messages_v2 raises when a several-item request holds an id already stored. */
+const STRICT_CONFLICT = "OBC01";
+
+/** One request of a batch: its items, starting at `at`. */
+interface Request {
+  at: number;
+  items: readonly NewMessage[];
+}
+
+function splitRequests(batch: readonly NewMessage[], sizes: readonly number[] | undefined): Request[] {
+  if (!sizes) return batch.map((m, at) => ({ at, items: [m] }));
+  const out: Request[] = [];
+  let at = 0;
+  for (const n of sizes) {
+    out.push({ at, items: batch.slice(at, at + n) });
+    at += n;
+  }
+  return out;
+}
+
+/** Is the id held by another sender or conversation than `m`'s? */
+function isTaken(holder: { userId: string; conversationId: string } | undefined, m: NewMessage): boolean {
+  return holder !== undefined && (holder.userId !== m.userId || holder.conversationId !== m.conversationId);
+}
+
+/**
+ * Settles (in `outcomes`) the several-item requests with an id held by another sender or
+ * conversation earlier in the batch, their own items included, and returns the others. A refused
+ * request holds no id for the requests after it.
+ */
+function refuseInBatch(requests: readonly Request[], outcomes: AcceptOutcome[]): Request[] {
+  const holders = new Map<string, NewMessage>();
+  return requests.filter((r) => {
+    if (r.items.length > 1) {
+      const own = new Map<string, NewMessage>();
+      const taken = r.items.map((m) => {
+        const earlier = holders.get(m.messageId) ?? own.get(m.messageId);
+        if (!earlier) own.set(m.messageId, m);
+        return isTaken(earlier, m);
+      });
+      if (taken.includes(true)) {
+        taken.forEach((t, i) => (outcomes[r.at + i] = t ? { kind: "conflict" } : { kind: "refused" }));
+        return false;
+      }
+    }
+    for (const m of r.items) if (!holders.has(m.messageId)) holders.set(m.messageId, m);
+    return true;
+  });
+}
+
 interface PendingRead {
   userId: string;
   sessionId: string;
@@ -188,7 +239,7 @@ const MESSAGE_COLUMNS = `message_id, conversation_id, user_id, session_id, categ
 
 export const SQL = {
   acceptMessages: `SELECT * FROM ob_accept_messages_v2($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::bytea[], $7::uuid[], $8::uuid[],
-    $9::boolean[], $10::bigint[], $11::bigint, $12::uuid[], $13::uuid[], $14::integer[], $15::integer[], $16::bigint)`,
+    $9::boolean[], $10::bigint[], $11::bigint, $12::uuid[], $13::uuid[], $14::integer[], $15::integer[], $16::boolean[], $17::bigint)`,
   acknowledge: `SELECT * FROM ob_acknowledge($1::uuid[], $2::uuid[], $3::text[], $4::smallint[], $5::uuid[], $6::uuid[], $7::text[], $8::bigint)`,
   knownMessages: `SELECT message_id FROM messages WHERE message_id = ANY($1::uuid[])`,
   memberships: `
@@ -471,13 +522,49 @@ export class PostgresStore implements Store {
     return (r.rowCount ?? 0) > 0;
   }
 
-  async acceptMessages(batch: readonly NewMessage[]): Promise<AcceptOutcome[]> {
+  /**
+   * Requests of several items are all or nothing (see Store.acceptMessages). Those refused by an
+   * earlier item of the batch are settled here; the rest go to the database in one call that fails
+   * (STRICT_CONFLICT, nothing written) if an id of a several-item request was already stored. That
+   * is rare (a resent batch, a reused id), and then the owners of those ids are read first and the
+   * requests they condemn are left out of a second call.
+   */
+  async acceptMessages(batch: readonly NewMessage[], requestSizes?: readonly number[]): Promise<AcceptOutcome[]> {
+    checkRequestSizes(batch, requestSizes);
+    if (batch.length === 0) return [];
+    const requests = splitRequests(batch, requestSizes);
+    const outcomes: AcceptOutcome[] = new Array(batch.length);
+    let live = refuseInBatch(requests, outcomes);
+    let settled: AcceptOutcome[];
+    try {
+      settled = await this.acceptItems(live.flatMap((r) => r.items), live.some((r) => r.items.length > 1) ? live : undefined);
+    } catch (e) {
+      if ((e as { code?: string }).code !== STRICT_CONFLICT) throw e;
+      const owners = await this.messageOwners(live.flatMap((r) => (r.items.length > 1 ? r.items.map((m) => m.messageId) : [])));
+      live = live.filter((r) => {
+        const taken = r.items.length > 1 ? r.items.map((m) => isTaken(owners.get(m.messageId), m)) : [];
+        if (!taken.includes(true)) return true;
+        taken.forEach((t, i) => (outcomes[r.at + i] = t ? { kind: "conflict" } : { kind: "refused" }));
+        return false;
+      });
+      settled = await this.acceptItems(live.flatMap((r) => r.items), undefined);
+    }
+    let i = 0;
+    for (const r of live) for (let k = 0; k < r.items.length; k++) outcomes[r.at + k] = settled[i++]!;
+    return outcomes;
+  }
+
+  /** One database call; `strict` (the live requests) makes it fail rather than store part of one. */
+  private async acceptItems(batch: readonly NewMessage[], strict: readonly Request[] | undefined): Promise<AcceptOutcome[]> {
     if (batch.length === 0) return [];
     const createdAt = nowMicros();
     // The first occurrence of an id is the candidate; later ones in the batch resolve against it.
     const candidates = new Map<string, NewMessage>();
     for (const m of batch) if (!candidates.has(m.messageId)) candidates.set(m.messageId, m);
     const cands = [...candidates.values()];
+    // Candidates of several-item requests: the call fails if one of them was not created.
+    const atomic = new Set<string>();
+    for (const r of strict ?? []) if (r.items.length > 1) for (const m of r.items) atomic.add(m.messageId);
 
     const mailMessages: string[] = [];
     const mailUsers: string[] = [];
@@ -512,6 +599,7 @@ export class PostgresStore implements Store {
         uuidArray(mailUsers),
         int4Array(rcptFrom),
         int4Array(rcptTo),
+        boolArray(cands.map((m) => atomic.has(m.messageId))),
         this.mailboxLock,
       ],
     });

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { STATUS_RANK, type ConversationCategory, type MessageStatus, type ParticipantRole } from "@openblaze/protocol";
 import {
+  checkRequestSizes,
   nowMicros,
   storedMessage,
   type AcceptOutcome,
@@ -381,10 +382,21 @@ export class SqliteStore implements Store {
         const c = stmts.getConversation.get(conversationId);
         return c && { conversation: toConversation(c), participants: stmts.listParticipants.all(conversationId).map(toParticipant) };
       }),
-      acceptMessages: db.transaction((batch: readonly NewMessage[], createdAt: Micros) => {
+      acceptMessages: db.transaction((batch: readonly NewMessage[], createdAt: Micros, requestSizes: readonly number[] | undefined) => {
         const last = this.syncRecentIds();
         const seq = { next: last + 1 };
-        const outcomes = batch.map((m) => this.acceptOne(m, createdAt, seq));
+        let outcomes: AcceptOutcome[];
+        if (!requestSizes) outcomes = batch.map((m) => this.acceptOne(m, createdAt, seq));
+        else {
+          outcomes = [];
+          let at = 0;
+          for (const size of requestSizes) {
+            const request = batch.slice(at, (at += size));
+            const refusal = size > 1 ? this.conflictsIn(request) : undefined;
+            if (refusal) outcomes.push(...refusal);
+            else for (const m of request) outcomes.push(this.acceptOne(m, createdAt, seq));
+          }
+        }
         if (seq.next !== last + 1) stmts.setCounter.run(seq.next - 1, MESSAGE_SEQ);
         return { outcomes, lastSeq: seq.next - 1 };
       }),
@@ -653,12 +665,13 @@ export class SqliteStore implements Store {
     return changed;
   }
 
-  async acceptMessages(batch: readonly NewMessage[]): Promise<AcceptOutcome[]> {
+  async acceptMessages(batch: readonly NewMessage[], requestSizes?: readonly number[]): Promise<AcceptOutcome[]> {
+    checkRequestSizes(batch, requestSizes);
     if (this.writeHold) await this.writable();
     const createdAt = nowMicros();
     let committed: { outcomes: AcceptOutcome[]; lastSeq: number };
     try {
-      committed = this.txs.acceptMessages.immediate(batch, createdAt);
+      committed = this.txs.acceptMessages.immediate(batch, createdAt, requestSizes);
     } catch (e) {
       this.txIds.clear();
       throw e;
@@ -668,6 +681,24 @@ export class SqliteStore implements Store {
     this.knownSeq = committed.lastSeq;
     if (this.recentIds.size >= this.recentIdsLimit && !this.indexingIds) this.indexRecentIds();
     return committed.outcomes;
+  }
+
+  /**
+   * The outcomes of a request that cannot be stored whole (an id held by another sender or
+   * conversation, stored or earlier in the request), or undefined when it can.
+   */
+  private conflictsIn(request: readonly NewMessage[]): AcceptOutcome[] | undefined {
+    const seen = new Map<string, NewMessage>();
+    const conflict = request.map((m) => {
+      const earlier = seen.get(m.messageId);
+      if (!earlier) seen.set(m.messageId, m);
+      const holder = earlier
+        ? { user_id: earlier.userId, conversation_id: earlier.conversationId }
+        : this.findByMessageId(m.messageId, this.stmts.getSenderByRow, this.stmts.getSenderByIndexedId);
+      return holder !== undefined && (holder.user_id !== m.userId || holder.conversation_id !== m.conversationId);
+    });
+    if (!conflict.includes(true)) return undefined;
+    return conflict.map((c): AcceptOutcome => (c ? { kind: "conflict" } : { kind: "refused" }));
   }
 
   /** `seq.next` is the rowid the next new message takes; advanced only when one is stored. */
