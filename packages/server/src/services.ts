@@ -1,7 +1,7 @@
 import { DEFAULT_PAYLOAD_RULES } from "@openblaze/protocol";
 import type { BlobStore } from "./blobs/blob-store.js";
 import type { Bus } from "./bus/bus.js";
-import { commitLanesFor, type ServerConfig } from "./config.js";
+import { commitBatchFor, commitLanesFor, type ServerConfig } from "./config.js";
 import { AttachmentService } from "./core/attachments.js";
 import { Authenticator } from "./core/auth.js";
 import { ConversationService } from "./core/conversations.js";
@@ -30,7 +30,7 @@ export interface Services {
 
 export function createServices(config: Readonly<ServerConfig>, store: Store, bus: Bus, blobs: BlobStore): Services {
   const metrics = new Metrics();
-  const committer = new GroupCommitter(store, config.maxCommitBatch, metrics, config.commitIntervalMs, commitLanesFor(config));
+  const committer = new GroupCommitter(store, commitBatchFor(config), metrics, config.commitIntervalMs, commitLanesFor(config));
   const ackCommitter = new AckCommitter(store, undefined, config.commitIntervalMs);
   const messaging = new MessagingService(
     store,

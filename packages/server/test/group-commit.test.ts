@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
-import { commitLanesFor, resolveConfig } from "../src/config.js";
+import { commitBatchFor, commitLanesFor, resolveConfig } from "../src/config.js";
 import { GroupCommitter } from "../src/core/group-commit.js";
 import { PostgresStore } from "../src/store/postgres/postgres-store.js";
 import type { NewMessage, Store } from "../src/store/store.js";
@@ -99,12 +99,16 @@ describe("GroupCommitter lanes (real PostgreSQL)", () => {
     assert.equal(mailbox.length, 12 * 15 * 5);
   });
 
-  it("lanes by database: 1 on SQLite, 4 on PostgreSQL unless set; out-of-range values are refused", () => {
+  it("lanes and batch size by database (1 and 256 on SQLite, 4 and 1,024 on PostgreSQL) unless set; out-of-range values are refused", () => {
     assert.equal(commitLanesFor(resolveConfig({})), 1);
     assert.equal(commitLanesFor(resolveConfig({ database: TEST_POSTGRES_URL })), 4);
     assert.equal(commitLanesFor(resolveConfig({ database: TEST_POSTGRES_URL, commitLanes: 2 })), 2);
     assert.equal(commitLanesFor(resolveConfig({ commitLanes: 3 })), 3);
     for (const bad of [-1, 1.5, 65]) assert.throws(() => resolveConfig({ commitLanes: bad }), RangeError);
+    assert.equal(commitBatchFor(resolveConfig({})), 256);
+    assert.equal(commitBatchFor(resolveConfig({ database: TEST_POSTGRES_URL })), 1024);
+    assert.equal(commitBatchFor(resolveConfig({ database: TEST_POSTGRES_URL, maxCommitBatch: 64 })), 64);
+    for (const bad of [-1, 2.5]) assert.throws(() => resolveConfig({ maxCommitBatch: bad }), RangeError);
     assert.throws(() => new GroupCommitter({} as Store, 10, undefined, 0, 0), RangeError);
   });
 });
