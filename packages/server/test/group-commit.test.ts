@@ -38,7 +38,7 @@ async function user(store: Store) {
  * 12 senders each queue 15 requests of 5 messages at once (no waiting in between) to one recipient;
  * returns the recipient's mailbox in seq order and the watch stats.
  */
-async function run(lanes: number) {
+async function run(lanes: number, maxBatch = 10) {
   const schema = testSchemaName();
   const store = new PostgresStore({ connectionString: TEST_POSTGRES_URL, schema });
   try {
@@ -47,8 +47,8 @@ async function run(lanes: number) {
     const senders = await Promise.all(Array.from({ length: 12 }, () => user(store)));
     const conv = randomUUID();
     const stats = watched(store);
-    // maxBatch 10: two requests per transaction at most, so each lane runs many transactions.
-    const committer = new GroupCommitter(store, 10, undefined, 0, lanes);
+    // maxBatch 10: two requests per transaction at most, so the backlog spills into every lane.
+    const committer = new GroupCommitter(store, maxBatch, undefined, 0, lanes);
     const sent = new Map<string, string[]>(senders.map((s) => [s.sessionId, []]));
     const submits: Promise<unknown>[] = [];
     for (let r = 0; r < 15; r++) {
@@ -82,7 +82,7 @@ async function run(lanes: number) {
 }
 
 describe("GroupCommitter lanes (real PostgreSQL)", () => {
-  it("with 4 lanes transactions overlap, yet each sender's messages get seqs in the order sent and never two commits at once", async () => {
+  it("with 4 lanes a backlog spreads over them, yet each sender's messages get seqs in the order sent and never two commits at once", async () => {
     const { stats, sent, mailbox } = await run(4);
     assert.ok(stats.maxInFlight > 1 && stats.maxInFlight <= 4, `accepts in flight at once: ${stats.maxInFlight}`);
     assert.equal(stats.senderOverlap, 0, "a sender was in two transactions at once");
@@ -91,6 +91,12 @@ describe("GroupCommitter lanes (real PostgreSQL)", () => {
       const order = mailbox.filter((p) => p.message.sessionId === session).map((p) => p.message.messageId);
       assert.deepEqual(order, ids, `sender ${session}: mailbox order differs from send order`);
     }
+  });
+
+  it("a backlog that fits one commit stays in the first lane (no small transactions side by side)", async () => {
+    const { stats, mailbox } = await run(4, 1000);
+    assert.equal(stats.maxInFlight, 1);
+    assert.equal(mailbox.length, 12 * 15 * 5);
   });
 
   it("with 1 lane there is one transaction at a time", async () => {

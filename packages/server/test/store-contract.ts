@@ -642,6 +642,25 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         await assert.rejects(store.acceptMessages([fresh()], [1, 0]), RangeError);
       });
 
+      test("a request is judged by what was stored before it: refused requests and lone conflicts hold no id", async (store) => {
+        const { a, b, c, conv } = await world(store);
+        const held = newMessage(c, conv, [a, b]);
+        const heldStored = await acceptOne(store, held);
+        const fresh = (from: TestUser) => newMessage(from, conv, [b]);
+        const x = fresh(a);
+        const lone = { ...newMessage(a, conv, [b]), messageId: held.messageId }; // a lone conflict
+        const byHolder = [{ ...held }, fresh(c)]; // held's own sender resends it with another: fine
+        const doomed = [x, { ...fresh(a), messageId: held.messageId }]; // refused: held by c
+        const reuse = [{ ...fresh(b), messageId: x.messageId }, fresh(b)]; // x was never stored: fine
+        const requests = [[lone], byHolder, doomed, reuse];
+        const outcomes = await store.acceptMessages(requests.flat(), requests.map((r) => r.length));
+        assert.deepEqual(outcomes.map((o) => o.kind), ["conflict", "duplicate", "created", "refused", "conflict", "created", "created"]);
+        assert.deepEqual(outcomes[1], { kind: "duplicate", message: heldStored });
+        const reused = outcomes[5]!;
+        assertCreated(reused);
+        assert.equal(reused.message.userId, b.userId);
+      });
+
       test("concurrent accepts of one message id: one created, the rest duplicates", async (store) => {
         const { a, b, conv } = await world(store);
         const m = newMessage(a, conv, [b]);

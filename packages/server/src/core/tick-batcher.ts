@@ -28,6 +28,8 @@ export interface TickBatcherOptions<R, O> {
  */
 export class TickBatcher<R, O> {
   private queue: Waiter<R, O>[] = [];
+  /** Units waiting for a commit (not counting the one under way). */
+  private waiting = 0;
   private running: Promise<void> | undefined;
   private scheduled = false;
   private lastCommitEnd = -Infinity;
@@ -37,6 +39,7 @@ export class TickBatcher<R, O> {
   submit(request: R): Promise<O> {
     return new Promise((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
+      this.waiting += this.opts.size(request);
       this.schedule();
     });
   }
@@ -67,6 +70,7 @@ export class TickBatcher<R, O> {
         take.push(w);
         n += this.opts.size(w.request);
       }
+      this.waiting -= n;
       try {
         const outcomes = await this.opts.commit(take.map((w) => w.request));
         take.forEach((w, i) => w.resolve(outcomes[i]!));
@@ -80,6 +84,11 @@ export class TickBatcher<R, O> {
         for (const w of take) await retryOne(w.request).then(w.resolve, w.reject);
       }
     }
+  }
+
+  /** Units submitted and not yet taken into a commit. */
+  queued(): number {
+    return this.waiting;
   }
 
   /** Resolves once everything submitted so far is committed (graceful shutdown). */

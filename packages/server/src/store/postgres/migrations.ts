@@ -286,30 +286,47 @@ BEGIN
 END
 $fn$;
 
--- Migration 3's ob_acknowledge (same signature, so nodes of either version call this one), first
--- creating the SENT status row of each requested pair whose user is among the message's recipients
--- and has none yet. Inserted in (message, user) key order like the accept did, so two ackers of
--- the same pairs wait for each other instead of deadlocking.
+-- Migration 3's ob_acknowledge (same signature, so nodes of either version call this one), except
+-- that a recipient's first ack of a message stored with its recipients creates the status row, at
+-- the status asked for (reported as SENT before it, like a row made at accept). Rows are inserted
+-- in (message, user) key order like the accept did, so two ackers of the same pairs wait for each
+-- other instead of deadlocking; the second finds the first's row among the existing ones.
 CREATE OR REPLACE FUNCTION ob_acknowledge(
   p_pair_users uuid[], p_pair_messages uuid[], p_pair_keys text[], p_pair_ranks smallint[],
   p_del_sessions uuid[], p_del_messages uuid[], p_del_keys text[], p_updated_at bigint)
 RETURNS TABLE (user_id uuid, message_id uuid, status smallint, sender_id uuid, conversation_id uuid)
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
+DECLARE
+  v_users uuid[];
+  v_messages uuid[];
+  v_senders uuid[];
+  v_conversations uuid[];
+  v_keys text[];
 BEGIN
-  INSERT INTO message_status (message_id, user_id, status, updated_at)
-  SELECT m.message_id, u.user_id, 0, m.created_at
+  WITH src AS MATERIALIZED (
+    SELECT m.message_id AS m_id, u.user_id AS u_id, m.user_id AS s_id, m.conversation_id AS c_id, u.user_id::text || ' ' || m.message_id::text AS k
     FROM messages m CROSS JOIN LATERAL unnest(m.recipients) AS u(user_id)
     WHERE m.message_id = ANY(p_pair_messages) AND m.recipients IS NOT NULL AND u.user_id = ANY(p_pair_users)
       AND (u.user_id::text || ' ' || m.message_id::text) = ANY(p_pair_keys)
-    ORDER BY m.message_id, u.user_id
-    ON CONFLICT DO NOTHING;
+  ), ins AS (
+    INSERT INTO message_status (message_id, user_id, status, updated_at)
+    SELECT src.m_id, src.u_id, p_pair_ranks[array_position(p_pair_keys, src.k)], p_updated_at FROM src
+    ORDER BY src.m_id, src.u_id
+    ON CONFLICT DO NOTHING
+    RETURNING message_status.message_id AS m_id, message_status.user_id AS u_id)
+  SELECT coalesce(array_agg(src.u_id), '{}'), coalesce(array_agg(src.m_id), '{}'), coalesce(array_agg(src.s_id), '{}'),
+      coalesce(array_agg(src.c_id), '{}'), coalesce(array_agg(src.k), '{}')
+    INTO v_users, v_messages, v_senders, v_conversations, v_keys
+    FROM ins JOIN src ON src.m_id = ins.m_id AND src.u_id = ins.u_id;
   RETURN QUERY SELECT st.user_id, st.message_id, st.status, m.user_id, m.conversation_id
     FROM message_status st JOIN messages m ON m.message_id = st.message_id AND m.message_id = ANY(p_pair_messages)
     WHERE st.message_id = ANY(p_pair_messages) AND st.user_id = ANY(p_pair_users)
       AND (st.user_id::text || ' ' || st.message_id::text) = ANY(p_pair_keys)
+      AND NOT ((st.user_id::text || ' ' || st.message_id::text) = ANY(v_keys))
     ORDER BY st.user_id, st.message_id
     FOR UPDATE OF st;
+  RETURN QUERY SELECT n.u, n.m, 0::smallint, n.s, n.c FROM unnest(v_users, v_messages, v_senders, v_conversations) AS n(u, m, s, c);
   DELETE FROM mailbox mb
     WHERE mb.message_id = ANY(p_del_messages) AND mb.session_id = ANY(p_del_sessions)
       AND (mb.session_id::text || ' ' || mb.user_id::text || ' ' || mb.message_id::text) = ANY(p_del_keys);

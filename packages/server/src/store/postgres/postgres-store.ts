@@ -128,26 +128,25 @@ function isTaken(holder: { userId: string; conversationId: string } | undefined,
 }
 
 /**
- * Settles (in `outcomes`) the several-item requests with an id held by another sender or
- * conversation earlier in the batch, their own items included, and returns the others. A refused
- * request holds no id for the requests after it.
+ * Walks the requests in order as one transaction would take them, given who holds which id in the
+ * store (`owners`): settles in `outcomes` the several-item requests with an id held by another
+ * sender or conversation (in the store, earlier in the batch, or earlier in the request) and
+ * returns the rest. A refused request, or a lone item that conflicts, holds no id for later ones.
  */
-function refuseInBatch(requests: readonly Request[], outcomes: AcceptOutcome[]): Request[] {
-  const holders = new Map<string, NewMessage>();
+function refuseUnstorable(requests: readonly Request[], owners: ReadonlyMap<string, MessageOwner>, outcomes: AcceptOutcome[]): Request[] {
+  const held = new Map<string, MessageOwner>();
   return requests.filter((r) => {
-    if (r.items.length > 1) {
-      const own = new Map<string, NewMessage>();
-      const taken = r.items.map((m) => {
-        const earlier = holders.get(m.messageId) ?? own.get(m.messageId);
-        if (!earlier) own.set(m.messageId, m);
-        return isTaken(earlier, m);
-      });
-      if (taken.includes(true)) {
-        taken.forEach((t, i) => (outcomes[r.at + i] = t ? { kind: "conflict" } : { kind: "refused" }));
-        return false;
-      }
+    const own = new Map<string, MessageOwner>();
+    const taken = r.items.map((m) => {
+      const holder = held.get(m.messageId) ?? owners.get(m.messageId) ?? own.get(m.messageId);
+      if (!holder) own.set(m.messageId, { userId: m.userId, conversationId: m.conversationId });
+      return isTaken(holder, m);
+    });
+    if (r.items.length > 1 && taken.includes(true)) {
+      taken.forEach((t, i) => (outcomes[r.at + i] = t ? { kind: "conflict" } : { kind: "refused" }));
+      return false;
     }
-    for (const m of r.items) if (!holders.has(m.messageId)) holders.set(m.messageId, m);
+    for (const [id, o] of own) held.set(id, o);
     return true;
   });
 }
@@ -523,38 +522,34 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Requests of several items are all or nothing (see Store.acceptMessages). Those refused by an
-   * earlier item of the batch are settled here; the rest go to the database in one call that fails
-   * (STRICT_CONFLICT, nothing written) if an id of a several-item request was already stored. That
-   * is rare (a resent batch, a reused id), and then the owners of those ids are read first and the
-   * requests they condemn are left out of a second call.
+   * Requests of several items are all or nothing (see Store.acceptMessages). In the common case
+   * (no id twice in the batch) one call does it: it fails (STRICT_CONFLICT, nothing written) if an
+   * id of a several-item request was already stored. That is rare (a resent batch, a reused id);
+   * then the ids' owners are read, the batch is walked in order as the database would take it, and
+   * the requests that cannot be stored whole are left out of a second call.
    */
   async acceptMessages(batch: readonly NewMessage[], requestSizes?: readonly number[]): Promise<AcceptOutcome[]> {
     checkRequestSizes(batch, requestSizes);
     if (batch.length === 0) return [];
     const requests = splitRequests(batch, requestSizes);
-    const outcomes: AcceptOutcome[] = new Array(batch.length);
-    let live = refuseInBatch(requests, outcomes);
-    let settled: AcceptOutcome[];
-    try {
-      settled = await this.acceptItems(live.flatMap((r) => r.items), live.some((r) => r.items.length > 1) ? live : undefined);
-    } catch (e) {
-      if ((e as { code?: string }).code !== STRICT_CONFLICT) throw e;
-      const owners = await this.messageOwners(live.flatMap((r) => (r.items.length > 1 ? r.items.map((m) => m.messageId) : [])));
-      live = live.filter((r) => {
-        const taken = r.items.length > 1 ? r.items.map((m) => isTaken(owners.get(m.messageId), m)) : [];
-        if (!taken.includes(true)) return true;
-        taken.forEach((t, i) => (outcomes[r.at + i] = t ? { kind: "conflict" } : { kind: "refused" }));
-        return false;
-      });
-      settled = await this.acceptItems(live.flatMap((r) => r.items), undefined);
+    if (!requests.some((r) => r.items.length > 1)) return this.acceptItems(batch, undefined);
+    if (new Set(batch.map((m) => m.messageId)).size === batch.length) {
+      try {
+        return await this.acceptItems(batch, requests);
+      } catch (e) {
+        if ((e as { code?: string }).code !== STRICT_CONFLICT) throw e;
+      }
     }
+    const owners = await this.messageOwners(batch.map((m) => m.messageId));
+    const outcomes: AcceptOutcome[] = new Array(batch.length);
+    const live = refuseUnstorable(requests, owners, outcomes);
+    const settled = await this.acceptItems(live.flatMap((r) => r.items), undefined);
     let i = 0;
     for (const r of live) for (let k = 0; k < r.items.length; k++) outcomes[r.at + k] = settled[i++]!;
     return outcomes;
   }
 
-  /** One database call; `strict` (the live requests) makes it fail rather than store part of one. */
+  /** One database call; with `strict` (the batch's requests) it fails rather than store part of one. */
   private async acceptItems(batch: readonly NewMessage[], strict: readonly Request[] | undefined): Promise<AcceptOutcome[]> {
     if (batch.length === 0) return [];
     const createdAt = nowMicros();
