@@ -94,7 +94,7 @@ function sqliteMode(): string {
     const src = readFileSync(join(REPO, "packages/server/dist/src/store/sqlite/sqlite-store.js"), "utf8");
     const sync = /synchronous = \$\{opts\.synchronous \?\? "(\w+)"\}/.exec(src)?.[1] ?? "?";
     const journal = /journal_mode = (\w+)/.exec(src)?.[1] ?? "?";
-    return `SQLite (better-sqlite3), journal_mode=${journal}, synchronous=${sync} (SqliteStore default; \`serve\` has no flag for it), group commit up to 256 messages per transaction`;
+    return `SQLite (better-sqlite3), journal_mode=${journal}, synchronous=${sync} (SqliteStore default; \`serve\` has no flag for it), group commit up to 256 messages per transaction (PostgreSQL: up to 1,024, and up to 4 transactions at once under a backlog)`;
   } catch {
     return "SQLite (could not read the store's settings)";
   }
