@@ -41,7 +41,7 @@ export interface ServerConfig {
   /**
    * Group commit: at most this many messages per transaction (a request is never split). 0 = by
    * database: 256 on SQLite; 1,024 on PostgreSQL, where each call and commit costs more and bigger
-   * ones took batch sends from 36,000 to 45,000 msgs/s (BENCHMARKS.md, step 25).
+   * ones took batch sends from 36,000 to 45,000 msgs/s in single runs (BENCHMARKS.md, step 25).
    */
   maxCommitBatch: number;
   /**
@@ -51,9 +51,10 @@ export interface ServerConfig {
    */
   commitIntervalMs: number;
   /**
-   * Message transactions that may run at once, each sender always in the same one so its messages
-   * keep their order. 0 = by database: 1 on SQLite (one writer anyway), 4 on PostgreSQL, where one
-   * transaction's inserts overlap another's round trip and commit (BENCHMARKS.md, step 25).
+   * Message transactions that may run at once under a backlog; a sender with requests pending
+   * stays in one, so its messages keep their order (GroupCommitter). 0 = by database: 1 on SQLite
+   * (one writer anyway), 4 on PostgreSQL, where one transaction's inserts overlap another's round
+   * trip and commit (BENCHMARKS.md, step 25).
    */
   commitLanes: number;
   /**

@@ -9,8 +9,8 @@ import { TickBatcher } from "./tick-batcher.js";
  * own (PostgreSQL: one transaction's inserts overlap another's round trip and commit, BENCHMARKS.md
  * step 25). Extra lanes open only under a backlog: a sender goes to the first lane while what waits
  * there fits one commit, else to the lane with the least waiting, since several small transactions
- * cost more than one bigger one (p2p on PostgreSQL lost a quarter of its rate with four lanes always
- * in use). A sender (same user and session) with requests pending stays on their lane, so its
+ * cost more than one bigger one (p2p on PostgreSQL lost a quarter of its rate in one of two paired
+ * runs with four lanes always in use). A sender (same user and session) with requests pending stays on their lane, so its
  * messages commit, are answered and are delivered in the order it sent them; across lanes order is
  * whatever the store's commits give (on PostgreSQL the mailbox lock still hands out seqs in commit
  * order).
