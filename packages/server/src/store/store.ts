@@ -257,6 +257,26 @@ export interface Store {
   pendingCount(userId?: string): Promise<number>;
 }
 
+/**
+ * Per item of one request (see Store.acceptMessages): is its id held by another sender or
+ * conversation, according to `holderOf` (the store, earlier requests of the batch) or to an earlier
+ * item of the same request?
+ */
+export function takenIds(request: readonly NewMessage[], holderOf: (messageId: string) => MessageOwner | undefined): boolean[] {
+  const own = new Map<string, MessageOwner>();
+  return request.map((m) => {
+    const holder = holderOf(m.messageId) ?? own.get(m.messageId);
+    if (!holder) own.set(m.messageId, m);
+    return holder !== undefined && (holder.userId !== m.userId || holder.conversationId !== m.conversationId);
+  });
+}
+
+/** The outcomes of a request with taken ids (those "conflict", the rest "refused"); undefined when none is. */
+export function refusal(taken: readonly boolean[]): AcceptOutcome[] | undefined {
+  if (!taken.includes(true)) return undefined;
+  return taken.map((t): AcceptOutcome => (t ? { kind: "conflict" } : { kind: "refused" }));
+}
+
 /** Throws unless `requestSizes` (when given) are positive integers summing to the batch's length. */
 export function checkRequestSizes(batch: readonly unknown[], requestSizes: readonly number[] | undefined): void {
   if (requestSizes === undefined) return;

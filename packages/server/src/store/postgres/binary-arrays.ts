@@ -92,16 +92,21 @@ export function byteaArray(values: readonly Uint8Array[]): Buffer {
   return buf;
 }
 
-/** `boolean[]`. */
-export function boolArray(values: readonly boolean[]): Buffer {
-  const buf = header(values.length, values.length * 5, false, OID.bool);
+/** An array of a fixed-width type: each element `width` bytes, written by `write` at `at`. */
+function fixedWidth<T>(values: readonly T[], oid: number, width: number, write: (buf: Buffer, at: number, v: T) => void): Buffer {
+  const buf = header(values.length, values.length * (4 + width), false, oid);
   let at = HEADER;
   for (const v of values) {
-    buf.writeInt32BE(1, at);
-    buf[at + 4] = v ? 1 : 0;
-    at += 5;
+    buf.writeInt32BE(width, at);
+    write(buf, at + 4, v);
+    at += 4 + width;
   }
   return buf;
+}
+
+/** `boolean[]`. */
+export function boolArray(values: readonly boolean[]): Buffer {
+  return fixedWidth(values, OID.bool, 1, (buf, at, v) => void (buf[at] = v ? 1 : 0));
 }
 
 const INT8_MIN = -(2n ** 63n);
@@ -112,44 +117,25 @@ const INT8_MAX = 2n ** 63n - 1n;
  * future, say) is truncated and clamped to the int8 range rather than failing the whole call.
  */
 export function int8Array(values: readonly number[]): Buffer {
-  const buf = header(values.length, values.length * 12, false, OID.int8);
-  let at = HEADER;
-  for (const v of values) {
-    buf.writeInt32BE(8, at);
+  return fixedWidth(values, OID.int8, 8, (buf, at, v) => {
     if (Number.isSafeInteger(v)) {
       const hi = Math.floor(v / 0x1_0000_0000);
-      buf.writeInt32BE(hi, at + 4);
-      buf.writeUInt32BE(v - hi * 0x1_0000_0000, at + 8);
-    } else {
-      if (!Number.isFinite(v)) throw new TypeError(`not a finite number: ${v}`);
-      const big = BigInt(Math.trunc(v));
-      buf.writeBigInt64BE(big < INT8_MIN ? INT8_MIN : big > INT8_MAX ? INT8_MAX : big, at + 4);
+      buf.writeInt32BE(hi, at);
+      buf.writeUInt32BE(v - hi * 0x1_0000_0000, at + 4);
+      return;
     }
-    at += 12;
-  }
-  return buf;
+    if (!Number.isFinite(v)) throw new TypeError(`not a finite number: ${v}`);
+    const big = BigInt(Math.trunc(v));
+    buf.writeBigInt64BE(big < INT8_MIN ? INT8_MIN : big > INT8_MAX ? INT8_MAX : big, at);
+  });
 }
 
 /** `smallint[]`. */
 export function int2Array(values: readonly number[]): Buffer {
-  const buf = header(values.length, values.length * 6, false, OID.int2);
-  let at = HEADER;
-  for (const v of values) {
-    buf.writeInt32BE(2, at);
-    buf.writeInt16BE(v, at + 4);
-    at += 6;
-  }
-  return buf;
+  return fixedWidth(values, OID.int2, 2, (buf, at, v) => void buf.writeInt16BE(v, at));
 }
 
 /** `integer[]`. */
 export function int4Array(values: readonly number[]): Buffer {
-  const buf = header(values.length, values.length * 8, false, OID.int4);
-  let at = HEADER;
-  for (const v of values) {
-    buf.writeInt32BE(4, at);
-    buf.writeInt32BE(v, at + 4);
-    at += 8;
-  }
-  return buf;
+  return fixedWidth(values, OID.int4, 4, (buf, at, v) => void buf.writeInt32BE(v, at));
 }

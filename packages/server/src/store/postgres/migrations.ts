@@ -231,8 +231,9 @@ ALTER TABLE messages ADD COLUMN recipients uuid[];
 
 -- p_rcpt_from / p_rcpt_to: each candidate's recipients are p_mail_users[from:to] (from = to + 1 for
 -- none). p_atomic marks candidates of all-or-nothing requests: when one of them was not created,
--- the call fails with SQLSTATE OBC01 and writes nothing (the store then checks owners first). Returns one row per candidate that was not created: found = true with the stored message
--- that already had the id, or found = false when it vanished between the conflict and the read.
+-- the call fails with SQLSTATE OBC01 and writes nothing (the store then checks owners first).
+-- Returns one row per candidate that was not created: found = true with the stored message that
+-- already had the id, or found = false when it vanished between the conflict and the read.
 CREATE FUNCTION ob_accept_messages_v2(
   p_ids uuid[], p_conversations uuid[], p_users uuid[], p_sessions uuid[], p_categories text[], p_payloads bytea[],
   p_representatives uuid[], p_quotes uuid[], p_silent boolean[], p_expire_in bigint[], p_created_at bigint,
@@ -243,6 +244,7 @@ LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
 DECLARE
   v_created uuid[];
+  v_all boolean;
 BEGIN
   WITH ins AS (
     INSERT INTO messages (message_id, conversation_id, user_id, session_id, category, payload, representative_id, quote_message_id, silent, expire_in, created_at, recipients)
@@ -255,7 +257,18 @@ BEGIN
     RETURNING messages.message_id)
   SELECT coalesce(array_agg(ins.message_id), '{}') INTO v_created FROM ins;
 
-  IF cardinality(v_created) = cardinality(p_ids) THEN
+  v_all := cardinality(v_created) = cardinality(p_ids);
+  IF NOT v_all THEN
+    IF EXISTS (SELECT 1 FROM unnest(p_ids, p_atomic) AS a(id, atomic) WHERE a.atomic AND NOT (a.id = ANY(v_created))) THEN
+      RAISE EXCEPTION 'an id of an all-or-nothing request is already stored' USING ERRCODE = 'OBC01';
+    END IF;
+    -- Only created candidates get mailbox rows (the one pass over the rows with a filter).
+    SELECT coalesce(array_agg(r.message_id ORDER BY r.ord), '{}'), coalesce(array_agg(r.user_id ORDER BY r.ord), '{}')
+      INTO p_mail_messages, p_mail_users
+      FROM unnest(p_mail_messages, p_mail_users) WITH ORDINALITY AS r(message_id, user_id, ord)
+      WHERE r.message_id = ANY(v_created);
+  END IF;
+  IF cardinality(p_mail_messages) > 0 THEN
     PERFORM pg_advisory_xact_lock(p_lock);
     -- Row order (input order, then each recipient's sessions oldest first) is the seq order.
     INSERT INTO mailbox (user_id, session_id, message_id, created_at)
@@ -263,26 +276,14 @@ BEGIN
     FROM unnest(p_mail_messages, p_mail_users) WITH ORDINALITY AS r(message_id, user_id, ord)
     JOIN sessions s ON s.user_id = r.user_id AND s.user_id = ANY(p_mail_users)
     ORDER BY r.ord, s.created_at, s.session_id;
-    RETURN;
   END IF;
-  IF EXISTS (SELECT 1 FROM unnest(p_ids, p_atomic) AS a(id, atomic) WHERE a.atomic AND NOT (a.id = ANY(v_created))) THEN
-    RAISE EXCEPTION 'an id of an all-or-nothing request is already stored' USING ERRCODE = 'OBC01';
+  IF NOT v_all THEN
+    -- ON CONFLICT waited for the other writer to commit, so its rows are visible now.
+    RETURN QUERY SELECT c.id, m.message_id IS NOT NULL, m.conversation_id, m.user_id, m.session_id, m.category, m.payload,
+        m.representative_id, m.quote_message_id, m.silent, m.expire_in, m.created_at
+      FROM unnest(p_ids) AS c(id) LEFT JOIN messages m ON m.message_id = c.id
+      WHERE NOT (c.id = ANY(v_created));
   END IF;
-
-  IF EXISTS (SELECT 1 FROM unnest(p_mail_messages) AS r(message_id) WHERE r.message_id = ANY(v_created)) THEN
-    PERFORM pg_advisory_xact_lock(p_lock);
-    INSERT INTO mailbox (user_id, session_id, message_id, created_at)
-    SELECT s.user_id, s.session_id, r.message_id, p_created_at
-    FROM unnest(p_mail_messages, p_mail_users) WITH ORDINALITY AS r(message_id, user_id, ord)
-    JOIN sessions s ON s.user_id = r.user_id AND s.user_id = ANY(p_mail_users)
-    WHERE r.message_id = ANY(v_created)
-    ORDER BY r.ord, s.created_at, s.session_id;
-  END IF;
-  -- ON CONFLICT waited for the other writer to commit, so its rows are visible now.
-  RETURN QUERY SELECT c.id, m.message_id IS NOT NULL, m.conversation_id, m.user_id, m.session_id, m.category, m.payload,
-      m.representative_id, m.quote_message_id, m.silent, m.expire_in, m.created_at
-    FROM unnest(p_ids) AS c(id) LEFT JOIN messages m ON m.message_id = c.id
-    WHERE NOT (c.id = ANY(v_created));
 END
 $fn$;
 

@@ -4,7 +4,9 @@ import { STATUS_RANK, isUuid, type ConversationCategory, type MessageStatus, typ
 import {
   checkRequestSizes,
   nowMicros,
+  refusal,
   storedMessage,
+  takenIds,
   type AcceptOutcome,
   type AckInput,
   type AckOutcome,
@@ -122,11 +124,6 @@ function splitRequests(batch: readonly NewMessage[], sizes: readonly number[] | 
   return out;
 }
 
-/** Is the id held by another sender or conversation than `m`'s? */
-function isTaken(holder: { userId: string; conversationId: string } | undefined, m: NewMessage): boolean {
-  return holder !== undefined && (holder.userId !== m.userId || holder.conversationId !== m.conversationId);
-}
-
 /**
  * Walks the requests in order as one transaction would take them, given who holds which id in the
  * store (`owners`): settles in `outcomes` the several-item requests with an id held by another
@@ -135,18 +132,14 @@ function isTaken(holder: { userId: string; conversationId: string } | undefined,
  */
 function refuseUnstorable(requests: readonly Request[], owners: ReadonlyMap<string, MessageOwner>, outcomes: AcceptOutcome[]): Request[] {
   const held = new Map<string, MessageOwner>();
+  const holderOf = (id: string) => held.get(id) ?? owners.get(id);
   return requests.filter((r) => {
-    const own = new Map<string, MessageOwner>();
-    const taken = r.items.map((m) => {
-      const holder = held.get(m.messageId) ?? owners.get(m.messageId) ?? own.get(m.messageId);
-      if (!holder) own.set(m.messageId, { userId: m.userId, conversationId: m.conversationId });
-      return isTaken(holder, m);
-    });
-    if (r.items.length > 1 && taken.includes(true)) {
-      taken.forEach((t, i) => (outcomes[r.at + i] = t ? { kind: "conflict" } : { kind: "refused" }));
+    const refused = r.items.length > 1 ? refusal(takenIds(r.items, holderOf)) : undefined;
+    if (refused) {
+      refused.forEach((o, i) => (outcomes[r.at + i] = o));
       return false;
     }
-    for (const [id, o] of own) held.set(id, o);
+    for (const m of r.items) if (!holderOf(m.messageId)) held.set(m.messageId, m);
     return true;
   });
 }

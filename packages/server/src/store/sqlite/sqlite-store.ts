@@ -5,7 +5,9 @@ import { STATUS_RANK, type ConversationCategory, type MessageStatus, type Partic
 import {
   checkRequestSizes,
   nowMicros,
+  refusal,
   storedMessage,
+  takenIds,
   type AcceptOutcome,
   type AckInput,
   type AckOutcome,
@@ -362,8 +364,8 @@ export class SqliteStore implements Store {
         this.syncRecentIds();
         const owners = new Map<string, MessageOwner>();
         for (const id of messageIds) {
-          const r = this.findByMessageId(id, stmts.getSenderByRow, stmts.getSenderByIndexedId);
-          if (r) owners.set(id, { userId: r.user_id, conversationId: r.conversation_id });
+          const owner = this.ownerOf(id);
+          if (owner) owners.set(id, owner);
         }
         return owners;
       }),
@@ -392,8 +394,8 @@ export class SqliteStore implements Store {
           let at = 0;
           for (const size of requestSizes) {
             const request = batch.slice(at, (at += size));
-            const refusal = size > 1 ? this.conflictsIn(request) : undefined;
-            if (refusal) outcomes.push(...refusal);
+            const refused = size > 1 ? refusal(takenIds(request, (id) => this.ownerOf(id))) : undefined;
+            if (refused) outcomes.push(...refused);
             else for (const m of request) outcomes.push(this.acceptOne(m, createdAt, seq));
           }
         }
@@ -451,6 +453,12 @@ export class SqliteStore implements Store {
   private catchUpRecentIds(after: number, upTo: number): void {
     for (const r of this.stmts.rowsAfter.iterate(after, upTo)) this.recentIds.set(r.message_id, r.id);
     this.knownSeq = upTo;
+  }
+
+  /** Sender and conversation of the message with this id (this transaction's included). */
+  private ownerOf(messageId: string): MessageOwner | undefined {
+    const r = this.findByMessageId(messageId, this.stmts.getSenderByRow, this.stmts.getSenderByIndexedId);
+    return r && { userId: r.user_id, conversationId: r.conversation_id };
   }
 
   /**
@@ -681,24 +689,6 @@ export class SqliteStore implements Store {
     this.knownSeq = committed.lastSeq;
     if (this.recentIds.size >= this.recentIdsLimit && !this.indexingIds) this.indexRecentIds();
     return committed.outcomes;
-  }
-
-  /**
-   * The outcomes of a request that cannot be stored whole (an id held by another sender or
-   * conversation, stored or earlier in the request), or undefined when it can.
-   */
-  private conflictsIn(request: readonly NewMessage[]): AcceptOutcome[] | undefined {
-    const seen = new Map<string, NewMessage>();
-    const conflict = request.map((m) => {
-      const earlier = seen.get(m.messageId);
-      if (!earlier) seen.set(m.messageId, m);
-      const holder = earlier
-        ? { user_id: earlier.userId, conversation_id: earlier.conversationId }
-        : this.findByMessageId(m.messageId, this.stmts.getSenderByRow, this.stmts.getSenderByIndexedId);
-      return holder !== undefined && (holder.user_id !== m.userId || holder.conversation_id !== m.conversationId);
-    });
-    if (!conflict.includes(true)) return undefined;
-    return conflict.map((c): AcceptOutcome => (c ? { kind: "conflict" } : { kind: "refused" }));
   }
 
   /** `seq.next` is the rowid the next new message takes; advanced only when one is stored. */
