@@ -216,7 +216,7 @@ export interface Store {
    */
   acceptMessages(batch: readonly NewMessage[], requestSizes?: readonly number[]): Promise<AcceptOutcome[]>;
   getMessage(messageId: string): Promise<StoredMessage | undefined>;
-  /** Sender and conversation of those ids that are already taken (a batch's all-or-nothing pre-check). */
+  /** Sender and conversation of those ids that are already taken (PostgresStore's all-or-nothing check when a batch holds a stored id). */
   messageOwners(messageIds: readonly string[]): Promise<Map<string, MessageOwner>>;
   /** Mailbox rows for one session after `afterSeq`, in acceptance order. */
   pendingMessages(userId: string, sessionId: string, afterSeq: number, limit: number, createdAfter?: Micros): Promise<PendingMessage[]>;
@@ -275,6 +275,24 @@ export function takenIds(request: readonly NewMessage[], holderOf: (messageId: s
 export function refusal(taken: readonly boolean[]): AcceptOutcome[] | undefined {
   if (!taken.includes(true)) return undefined;
   return taken.map((t): AcceptOutcome => (t ? { kind: "conflict" } : { kind: "refused" }));
+}
+
+/** One request of a batch (see Store.acceptMessages): its items, starting at `at`. */
+export interface BatchRequest {
+  at: number;
+  items: readonly NewMessage[];
+}
+
+/** The batch cut into its requests by `sizes` (checked by checkRequestSizes); without sizes, one per item. */
+export function splitRequests(batch: readonly NewMessage[], sizes: readonly number[] | undefined): BatchRequest[] {
+  if (!sizes) return batch.map((m, at) => ({ at, items: [m] }));
+  const out: BatchRequest[] = [];
+  let at = 0;
+  for (const n of sizes) {
+    out.push({ at, items: batch.slice(at, at + n) });
+    at += n;
+  }
+  return out;
 }
 
 /** Throws unless `requestSizes` (when given) are positive integers summing to the batch's length. */

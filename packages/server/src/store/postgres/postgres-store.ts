@@ -5,6 +5,7 @@ import {
   checkRequestSizes,
   nowMicros,
   refusal,
+  splitRequests,
   storedMessage,
   takenIds,
   type AcceptOutcome,
@@ -12,6 +13,7 @@ import {
   type AckOutcome,
   type AckRequest,
   type Attachment,
+  type BatchRequest,
   type Conversation,
   type Membership,
   type MessageOwner,
@@ -107,30 +109,13 @@ const uuids = (ids: readonly string[]): string[] => [...new Set(ids.filter(isUui
 /** SQLSTATE ob_accept_messages_v2 raises when a several-item request holds an id already stored. */
 const STRICT_CONFLICT = "OBC01";
 
-/** One request of a batch: its items, starting at `at`. */
-interface Request {
-  at: number;
-  items: readonly NewMessage[];
-}
-
-function splitRequests(batch: readonly NewMessage[], sizes: readonly number[] | undefined): Request[] {
-  if (!sizes) return batch.map((m, at) => ({ at, items: [m] }));
-  const out: Request[] = [];
-  let at = 0;
-  for (const n of sizes) {
-    out.push({ at, items: batch.slice(at, at + n) });
-    at += n;
-  }
-  return out;
-}
-
 /**
  * Walks the requests in order as one transaction would take them, given who holds which id in the
  * store (`owners`): settles in `outcomes` the several-item requests with an id held by another
  * sender or conversation (in the store, earlier in the batch, or earlier in the request) and
  * returns the rest. A refused request, or a lone item that conflicts, holds no id for later ones.
  */
-function refuseUnstorable(requests: readonly Request[], owners: ReadonlyMap<string, MessageOwner>, outcomes: AcceptOutcome[]): Request[] {
+function refuseUnstorable(requests: readonly BatchRequest[], owners: ReadonlyMap<string, MessageOwner>, outcomes: AcceptOutcome[]): BatchRequest[] {
   const held = new Map<string, MessageOwner>();
   const holderOf = (id: string) => held.get(id) ?? owners.get(id);
   return requests.filter((r) => {
@@ -543,7 +528,7 @@ export class PostgresStore implements Store {
   }
 
   /** One database call; with `strict` (the batch's requests) it fails rather than store part of one. */
-  private async acceptItems(batch: readonly NewMessage[], strict: readonly Request[] | undefined): Promise<AcceptOutcome[]> {
+  private async acceptItems(batch: readonly NewMessage[], strict: readonly BatchRequest[] | undefined): Promise<AcceptOutcome[]> {
     if (batch.length === 0) return [];
     const createdAt = nowMicros();
     // The first occurrence of an id is the candidate; later ones in the batch resolve against it.

@@ -6,6 +6,7 @@ import {
   checkRequestSizes,
   nowMicros,
   refusal,
+  splitRequests,
   storedMessage,
   takenIds,
   type AcceptOutcome,
@@ -391,12 +392,10 @@ export class SqliteStore implements Store {
         if (!requestSizes) outcomes = batch.map((m) => this.acceptOne(m, createdAt, seq));
         else {
           outcomes = [];
-          let at = 0;
-          for (const size of requestSizes) {
-            const request = batch.slice(at, (at += size));
-            const refused = size > 1 ? refusal(takenIds(request, (id) => this.ownerOf(id))) : undefined;
+          for (const { items } of splitRequests(batch, requestSizes)) {
+            const refused = items.length > 1 ? refusal(takenIds(items, (id) => this.ownerOf(id))) : undefined;
             if (refused) outcomes.push(...refused);
-            else for (const m of request) outcomes.push(this.acceptOne(m, createdAt, seq));
+            else for (const m of items) outcomes.push(this.acceptOne(m, createdAt, seq));
           }
         }
         if (seq.next !== last + 1) stmts.setCounter.run(seq.next - 1, MESSAGE_SEQ);
