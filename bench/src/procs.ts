@@ -1,6 +1,6 @@
 /** Child processes of a benchmark run: the server, the relay, the load generators; /proc readers. */
 import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebSocket } from "ws";
@@ -92,7 +92,10 @@ export class Proc {
     readonly child: ChildProcess,
   ) {
     track(child);
+    // BENCH_SERVER_LOG=FILE keeps every server's whole output (V8 traces such as --trace-gc-nvp).
+    const log = name === "server" ? process.env.BENCH_SERVER_LOG : undefined;
     const keep = (chunk: Buffer) => {
+      if (log) appendFileSync(log, chunk);
       for (const line of chunk.toString("utf8").split("\n")) {
         if (!line) continue;
         this.tail.push(line);
