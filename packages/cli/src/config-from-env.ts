@@ -56,6 +56,7 @@ export function serverConfigFrom(flags: ServeFlags, env: NodeJS.ProcessEnv = pro
   config.maxSocketsPerSession = int("OPENBLAZE_MAX_SOCKETS_PER_SESSION", env.OPENBLAZE_MAX_SOCKETS_PER_SESSION);
   // Group commit pacing (latency against CPU per message), environment only.
   config.commitIntervalMs = int("OPENBLAZE_COMMIT_INTERVAL_MS", env.OPENBLAZE_COMMIT_INTERVAL_MS);
+  config.ackCommitIntervalMs = int("OPENBLAZE_ACK_COMMIT_INTERVAL_MS", env.OPENBLAZE_ACK_COMMIT_INTERVAL_MS);
   config.commitLanes = int("OPENBLAZE_COMMIT_LANES", env.OPENBLAZE_COMMIT_LANES);
   config.listenBacklog = int("OPENBLAZE_LISTEN_BACKLOG", env.OPENBLAZE_LISTEN_BACKLOG);
   // "none" turns the web chat off; by default the bundled build is served when present.

@@ -25,6 +25,13 @@ describe("serve configuration: flags, then OPENBLAZE_* environment, then default
     assert.throws(() => serverConfigFrom({ drainDelay: "soon" }, {}), /drain-delay/);
   });
 
+  it("OPENBLAZE_COMMIT_INTERVAL_MS and OPENBLAZE_ACK_COMMIT_INTERVAL_MS pace message and ack commits separately", () => {
+    const config = resolveConfig(serverConfigFrom({}, { OPENBLAZE_COMMIT_INTERVAL_MS: "2", OPENBLAZE_ACK_COMMIT_INTERVAL_MS: "20" }));
+    assert.deepEqual([config.commitIntervalMs, config.ackCommitIntervalMs], [2, 20]);
+    assert.deepEqual([resolveConfig(serverConfigFrom({}, {})).commitIntervalMs, resolveConfig(serverConfigFrom({}, {})).ackCommitIntervalMs], [1, 5]);
+    assert.throws(() => serverConfigFrom({}, { OPENBLAZE_ACK_COMMIT_INTERVAL_MS: "soon" }), /OPENBLAZE_ACK_COMMIT_INTERVAL_MS/);
+  });
+
   it("refuses a database or bus it does not know, naming it", () => {
     assert.throws(() => resolveConfig({ database: "mysql://x" }), /database must be "sqlite" or a postgres:\/\/ URL/);
     assert.throws(() => resolveConfig({ bus: "nats://x" }), /bus must be "local" or a redis:\/\/ URL/);

@@ -45,11 +45,17 @@ export interface ServerConfig {
    */
   maxCommitBatch: number;
   /**
-   * Group commit pacing: at most one message (and one ack) transaction per this many ms while
-   * requests keep arriving; a lone request commits at once. On SQLite each commit costs ~10-20
-   * page writes whatever its size (BENCHMARKS.md, step 13). 0: one per event-loop tick.
+   * Group commit pacing: at most one message transaction per this many ms while requests keep
+   * arriving; a lone request commits at once. On SQLite each commit costs ~10-20 page writes
+   * whatever its size (BENCHMARKS.md, step 13). 0: one per event-loop tick.
    */
   commitIntervalMs: number;
+  /**
+   * The same pacing for acknowledgements, longer because nothing waits on an ack's commit but its
+   * own reply and the sender's receipt, and at moderate load one transaction per ack was the
+   * server's largest cost beyond the relay (BENCHMARKS.md, step 26). 0: one per event-loop tick.
+   */
+  ackCommitIntervalMs: number;
   /**
    * Message transactions that may run at once under a backlog; a sender with requests pending
    * stays in one, so its messages keep their order (GroupCommitter). 0 = by database: 1 on SQLite
@@ -116,6 +122,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   maxBufferedBytes: 1024 * 1024,
   maxCommitBatch: 0,
   commitIntervalMs: 1,
+  ackCommitIntervalMs: 5,
   commitLanes: 0,
   listenBacklog: 4096,
   maxAttachmentBytes: 64 * 1024 * 1024,
@@ -144,6 +151,7 @@ export function resolveConfig(partial: Partial<ServerConfig> = {}): Readonly<Ser
   }
   if (config.busPollIntervalMs < 10) throw new RangeError("busPollIntervalMs must be at least 10");
   if (!(config.commitIntervalMs >= 0 && config.commitIntervalMs <= 100)) throw new RangeError("commitIntervalMs must be 0..100");
+  if (!(config.ackCommitIntervalMs >= 0 && config.ackCommitIntervalMs <= 100)) throw new RangeError("ackCommitIntervalMs must be 0..100");
   if (!(Number.isInteger(config.maxCommitBatch) && config.maxCommitBatch >= 0)) throw new RangeError("maxCommitBatch must be a non-negative integer");
   if (!(Number.isInteger(config.commitLanes) && config.commitLanes >= 0 && config.commitLanes <= 64)) throw new RangeError("commitLanes must be 0..64");
   return Object.freeze(config);

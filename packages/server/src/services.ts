@@ -31,7 +31,7 @@ export interface Services {
 export function createServices(config: Readonly<ServerConfig>, store: Store, bus: Bus, blobs: BlobStore): Services {
   const metrics = new Metrics();
   const committer = new GroupCommitter(store, commitBatchFor(config), metrics, config.commitIntervalMs, commitLanesFor(config));
-  const ackCommitter = new AckCommitter(store, undefined, config.commitIntervalMs);
+  const ackCommitter = new AckCommitter(store, undefined, config.ackCommitIntervalMs);
   const messaging = new MessagingService(
     store,
     bus,

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { FsBlobStore } from "../src/blobs/blob-store.js";
+import { LocalBus } from "../src/bus/bus.js";
+import { resolveConfig } from "../src/config.js";
 import { AckCommitter } from "../src/core/ack-committer.js";
+import { createServices } from "../src/services.js";
 import { PostgresStore } from "../src/store/postgres/postgres-store.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import type { AckInput, AckOutcome, AckRequest, Store } from "../src/store/store.js";
@@ -173,5 +180,36 @@ describe("AckCommitter", () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe("ack commit pacing (ackCommitIntervalMs)", () => {
+  it("the server's ack committer is paced by ackCommitIntervalMs, not by the message commits' interval", async () => {
+    const store = new SqliteStore({ path: ":memory:" });
+    const blobs = mkdtempSync(join(tmpdir(), "openblaze-ack-pacing-"));
+    try {
+      const w: World = { users: Array.from({ length: 3 }, () => ({ userId: randomUUID(), sessionId: randomUUID() })), messageIds: Array.from({ length: 3 }, () => randomUUID()) };
+      await build(store, w);
+      let calls = 0;
+      const many = store.acknowledgeMany.bind(store);
+      store.acknowledgeMany = (r) => (calls++, many(r));
+      const services = createServices(resolveConfig({ commitIntervalMs: 0, ackCommitIntervalMs: 100 }), store, new LocalBus(), new FsBlobStore(blobs));
+      const u = w.users[2]!; // receives message 0 (see build)
+      const ack = (i: number) => services.ackCommitter.submit(u.userId, u.sessionId, [{ messageId: w.messageIds[i]!, status: "READ" }]);
+      await ack(0);
+      const firstEnd = performance.now();
+      await Promise.all([ack(1), new Promise((r) => setTimeout(r, 30)).then(() => ack(2))]);
+      assert.equal(calls, 2, "the two acks after the first share one paced transaction");
+      assert.ok(performance.now() - firstEnd >= 90, "the second transaction waited for the ack interval");
+    } finally {
+      await store.close();
+      rmSync(blobs, { recursive: true, force: true });
+    }
+  });
+
+  it("defaults to 5 ms; out-of-range values are refused", () => {
+    assert.equal(resolveConfig({}).ackCommitIntervalMs, 5);
+    assert.equal(resolveConfig({}).commitIntervalMs, 1);
+    for (const bad of [-1, 101, Number.NaN]) assert.throws(() => resolveConfig({ ackCommitIntervalMs: bad }), /ackCommitIntervalMs must be 0..100/);
   });
 });

@@ -58,8 +58,10 @@ export class Connection {
   private badFrames = 0;
   /** Requests are admitted in arrival order, so one socket's messages keep their order. */
   private admission: Promise<unknown> = Promise.resolve();
-  /** Admitted requests whose reply has not been written yet (sends waiting for their commit). */
+  /** Admitted requests whose reply has not been written yet (sends and acks waiting for their commit). */
   private replying: Set<Promise<unknown>> | undefined;
+  /** Admitted acknowledgements not yet committed: a later LIST_PENDING_MESSAGES waits for them. */
+  private acking: Set<Promise<unknown>> | undefined;
   /** Set by quiesce(): requests read from now on are refused, not processed. */
   private stopping = false;
   private readonly gate: RequestRateGate;
@@ -142,6 +144,8 @@ export class Connection {
     try {
       switch (action) {
         case Actions.LIST_PENDING_MESSAGES:
+          // Read your own acks: what this socket acked before asking is not pushed again.
+          if (this.acking?.size) await Promise.allSettled([...this.acking]);
           await this.subscribe(p);
           return done();
         case Actions.CREATE_MESSAGE: {
@@ -154,12 +158,16 @@ export class Connection {
           this.track(sent.then(() => done(), fail));
           return;
         }
+        // Queued for the ack commit in arrival order, as sends are: the socket's next request does
+        // not wait for this commit, so one socket's acks can share a transaction (a draining client
+        // sends a frame of acks every few ms; waiting for each commit capped it at one frame per
+        // commit interval).
         case Actions.ACKNOWLEDGE_MESSAGE_RECEIPT:
-          await this.deps.messaging.acknowledge(this.who, [p]);
-          return done();
+          this.trackAck(this.deps.messaging.acknowledge(this.who, [p]).then(() => done(), fail));
+          return;
         case Actions.ACKNOWLEDGE_MESSAGE_RECEIPTS:
-          await this.deps.messaging.acknowledge(this.who, p.messages);
-          return done();
+          this.trackAck(this.deps.messaging.acknowledge(this.who, p.messages).then(() => done(), fail));
+          return;
         default:
           throw badRequest(`unknown action ${action}`);
       }
@@ -173,6 +181,13 @@ export class Connection {
     const replying = (this.replying ??= new Set());
     replying.add(replied);
     void replied.finally(() => replying.delete(replied));
+  }
+
+  private trackAck(replied: Promise<unknown>): void {
+    this.track(replied);
+    const acking = (this.acking ??= new Set());
+    acking.add(replied);
+    void replied.finally(() => acking.delete(replied));
   }
 
   /**
