@@ -11,7 +11,7 @@
  * Reported: wall µs per message, per ack and per delivery on a fresh file (WAL, NORMAL,
  * background checkpoints as `serve` runs it).
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -19,7 +19,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { NewMessage, SqliteStore as SqliteStoreType } from "@openblaze/server";
 import { REPO } from "./procs.js";
-import { plainMessage } from "./store-messages.js";
+import { contactPairs, people, plainMessage, type Person } from "./store-messages.js";
 
 const { values } = parseArgs({
   options: {
@@ -34,10 +34,6 @@ const { SqliteStore } = (await import(pathToFileURL(join(repo, "packages/server/
   SqliteStore: typeof SqliteStoreType;
 };
 
-interface Person {
-  userId: string;
-  sessionId: string;
-}
 
 async function withStore<T>(fn: (store: SqliteStoreType) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "openblaze-store-ab-"));
@@ -50,15 +46,6 @@ async function withStore<T>(fn: (store: SqliteStoreType) => Promise<T>): Promise
   }
 }
 
-async function people(store: SqliteStoreType, n: number): Promise<Person[]> {
-  const out: Person[] = [];
-  for (let i = 0; i < n; i++) {
-    const p = { userId: randomUUID(), sessionId: randomUUID() };
-    await store.createUser({ userId: p.userId, fullName: `u${i}`, isBot: false, ownerId: "" }, { sessionId: p.sessionId, publicKey: randomBytes(32) });
-    out.push(p);
-  }
-  return out;
-}
 
 function message(from: Person, conversationId: string, recipients: readonly Person[]): NewMessage {
   return plainMessage(from, conversationId, recipients.map((r) => r.userId));
@@ -70,18 +57,7 @@ function usSince(t0: bigint, n: number): number {
 
 async function oneToOne(total: number): Promise<{ acceptUs: number; ackUs: number }> {
   return withStore(async (store) => {
-    const users = await people(store, 100);
-    const pairs = await Promise.all(
-      users.slice(0, 50).map(async (from, i) => {
-        const to = users[50 + i]!;
-        const conversationId = randomUUID();
-        await store.createConversation({ conversationId, category: "CONTACT", creatorId: from.userId, name: "", announcement: "", codeId: "" }, [
-          { userId: from.userId, role: "" },
-          { userId: to.userId, role: "" },
-        ]);
-        return { from, to, conversationId };
-      }),
-    );
+    const pairs = await contactPairs(store, 50);
     const toAck: { to: Person; ids: string[] }[] = [];
     const batches = Math.ceil(total / 200);
     const t0 = process.hrtime.bigint();

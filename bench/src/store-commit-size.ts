@@ -9,13 +9,12 @@
  *
  * Reported per k: CPU µs per message (user/system) and wall µs per message, on a fresh file each.
  */
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { SqliteStore, type NewMessage } from "@openblaze/server";
-import { plainMessage } from "./store-messages.js";
+import { contactPairs, plainMessage, type ContactPair } from "./store-messages.js";
 
 const { values } = parseArgs({
   options: {
@@ -27,35 +26,9 @@ const { values } = parseArgs({
 const PAIRS = 500;
 const WARM_MESSAGES = 2000;
 
-interface Pair {
-  from: { userId: string; sessionId: string };
-  to: { userId: string; sessionId: string };
-  conversationId: string;
-}
-
 const turn = () => new Promise((r) => setImmediate(r));
 
-async function pairsIn(store: SqliteStore): Promise<Pair[]> {
-  const person = async () => {
-    const p = { userId: randomUUID(), sessionId: randomUUID() };
-    await store.createUser({ userId: p.userId, fullName: "bench", isBot: false, ownerId: "" }, { sessionId: p.sessionId, publicKey: Buffer.alloc(32, 1) });
-    return p;
-  };
-  const pairs: Pair[] = [];
-  for (let i = 0; i < PAIRS; i++) {
-    const from = await person();
-    const to = await person();
-    const conversationId = randomUUID();
-    await store.createConversation({ conversationId, category: "CONTACT", creatorId: from.userId, name: "", announcement: "", codeId: "" }, [
-      { userId: from.userId, role: "" },
-      { userId: to.userId, role: "" },
-    ]);
-    pairs.push({ from, to, conversationId });
-  }
-  return pairs;
-}
-
-async function steps(store: SqliteStore, pairs: Pair[], k: number, messages: number): Promise<void> {
+async function steps(store: SqliteStore, pairs: ContactPair[], k: number, messages: number): Promise<void> {
   for (let i = 0; i < messages / k; i++) {
     const ps = Array.from({ length: k }, (_, j) => pairs[(i * k + j) % pairs.length]!);
     const batch: NewMessage[] = ps.map((p) => plainMessage(p.from, p.conversationId, [p.to.userId]));
@@ -71,7 +44,7 @@ for (const k of values.sizes!.split(",").map(Number)) {
   const dir = mkdtempSync(join(tmpdir(), "openblaze-commit-size-"));
   const store = new SqliteStore({ path: join(dir, "openblaze.db"), backgroundCheckpoints: true });
   try {
-    const pairs = await pairsIn(store);
+    const pairs = await contactPairs(store, PAIRS);
     await steps(store, pairs, k, WARM_MESSAGES);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();

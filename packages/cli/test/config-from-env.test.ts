@@ -28,7 +28,8 @@ describe("serve configuration: flags, then OPENBLAZE_* environment, then default
   it("OPENBLAZE_COMMIT_INTERVAL_MS and OPENBLAZE_ACK_COMMIT_INTERVAL_MS pace message and ack commits separately", () => {
     const config = resolveConfig(serverConfigFrom({}, { OPENBLAZE_COMMIT_INTERVAL_MS: "2", OPENBLAZE_ACK_COMMIT_INTERVAL_MS: "20" }));
     assert.deepEqual([config.commitIntervalMs, config.ackCommitIntervalMs], [2, 20]);
-    assert.deepEqual([resolveConfig(serverConfigFrom({}, {})).commitIntervalMs, resolveConfig(serverConfigFrom({}, {})).ackCommitIntervalMs], [1, 5]);
+    const defaults = resolveConfig(serverConfigFrom({}, {}));
+    assert.deepEqual([defaults.commitIntervalMs, defaults.ackCommitIntervalMs], [1, 5]);
     assert.throws(() => serverConfigFrom({}, { OPENBLAZE_ACK_COMMIT_INTERVAL_MS: "soon" }), /OPENBLAZE_ACK_COMMIT_INTERVAL_MS/);
   });
 

@@ -163,11 +163,13 @@ export class Connection {
         // sends a frame of acks every few ms; waiting for each commit capped it at one frame per
         // commit interval).
         case Actions.ACKNOWLEDGE_MESSAGE_RECEIPT:
-          this.trackAck(this.deps.messaging.acknowledge(this.who, [p]).then(() => done(), fail));
+        case Actions.ACKNOWLEDGE_MESSAGE_RECEIPTS: {
+          const items = action === Actions.ACKNOWLEDGE_MESSAGE_RECEIPT ? [p] : p.messages;
+          const acked = this.deps.messaging.acknowledge(this.who, items).then(() => done(), fail);
+          this.track(acked);
+          holdUntilSettled((this.acking ??= new Set()), acked);
           return;
-        case Actions.ACKNOWLEDGE_MESSAGE_RECEIPTS:
-          this.trackAck(this.deps.messaging.acknowledge(this.who, p.messages).then(() => done(), fail));
-          return;
+        }
         default:
           throw badRequest(`unknown action ${action}`);
       }
@@ -178,16 +180,7 @@ export class Connection {
 
   private track(replied: Promise<unknown>): void {
     // Created on first use: most sockets of an idle fleet never send.
-    const replying = (this.replying ??= new Set());
-    replying.add(replied);
-    void replied.finally(() => replying.delete(replied));
-  }
-
-  private trackAck(replied: Promise<unknown>): void {
-    this.track(replied);
-    const acking = (this.acking ??= new Set());
-    acking.add(replied);
-    void replied.finally(() => acking.delete(replied));
+    holdUntilSettled((this.replying ??= new Set()), replied);
   }
 
   /**
@@ -335,4 +328,10 @@ export class Connection {
     this.deps.log.error({ err: e, userId: this.who.userId }, "request failed");
     return new BlazeError(ErrorCodes.BLAZE_SERVER);
   }
+}
+
+/** Keeps `p` in `pending` until it settles. */
+function holdUntilSettled(pending: Set<Promise<unknown>>, p: Promise<unknown>): void {
+  pending.add(p);
+  void p.finally(() => pending.delete(p));
 }
